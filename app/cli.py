@@ -1,0 +1,85 @@
+"""The `kimi-review` command: serve, worker, review, doctor, usage.
+
+Each subcommand loads the settings once, checks what it needs
+(`Settings.require`) and prints a clear error naming the variable when
+something is missing or wrong, then exits 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from worker.config import Command, Settings, load_settings
+from worker.envparse import SettingsError
+from worker.logs import configure_logging
+
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kimi-review", description="Pull-request reviews with Kimi K2.6, self-hosted."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the webhook receiver")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
+    serve.add_argument("--port", type=int, default=8080)
+    sub.add_parser("worker", help="run an arq worker (as many as you like, sharing REDIS_URL)")
+    review = sub.add_parser("review", help="review one PR, or a local diff, in-process")
+    review.add_argument("pr_url", nargs="?", help="https://github.com/OWNER/REPO/pull/N")
+    review.add_argument("--diff", metavar="PATH|-", help="a unified diff file, or - for stdin")
+    review.add_argument("--dry-run", action="store_true", help="print, do not post")
+    review.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("doctor", help="check every setting and endpoint, say how to fix each")
+    usage = sub.add_parser("usage", help="token use in the current quota window")
+    usage.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(command: Command) -> Settings:
+    try:
+        settings = load_settings(os.environ)
+        settings.require(command)
+    except SettingsError as exc:
+        print(f"kimi-review {command}: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+    configure_logging(settings.log_format, settings.secret_values())
+    return settings
+
+
+def _not_yet(feature: str) -> int:
+    print(
+        f"kimi-review: {feature} is not available in this version yet "
+        "(see the README's roadmap); nothing was done.",
+        file=sys.stderr,
+    )
+    return EXIT_UNAVAILABLE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        from app.main import run_server
+
+        run_server(_settings("serve"), host=args.host, port=args.port)
+        return 0
+    if args.command == "worker":
+        from worker.main import run_worker
+
+        return run_worker(_settings("worker"))
+    if args.command == "review":
+        if (args.diff is None) == (args.pr_url is None):
+            print("kimi-review review: give a PR URL or --diff PATH|-, not both", file=sys.stderr)
+            return EXIT_CONFIG
+        return _not_yet("`review`")
+    if args.command == "doctor":
+        return _not_yet("`doctor`")
+    return _not_yet("`usage`")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

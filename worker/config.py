@@ -1,0 +1,263 @@
+"""The one typed Settings object, read from the environment at startup.
+
+Nothing here runs at import time: `load_settings(os.environ)` is called by the
+command line once, and the result is passed down. Variable names follow
+DESIGN.md ("Fixed Mode", Kodus-compatible for the LLM block). Every problem in
+the environment is reported at once, each naming its variable; secrets are
+wrapped in `Secret` so reprs and logs never show them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from worker.envparse import EnvReader, SettingsError
+from worker.secrets import Secret
+
+Provider = Literal["openai_compatible", "anthropic"]
+Thinking = Literal["enabled", "disabled", "auto"]
+Plan = Literal["kimi_code", "moonshot", "moonshot_cn", "anthropic", "custom"]
+Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage"]
+
+PROVIDERS: tuple[Provider, ...] = ("openai_compatible", "anthropic")
+MOONSHOT_URL = "https://api.moonshot.ai/v1"
+ANTHROPIC_URL = "https://api.anthropic.com"
+KIMI_CODE_CAP = 30
+DEFAULT_CAP = 50
+
+
+def detect_plan(base_url: str, provider: Provider) -> Plan:
+    """Which Moonshot product a base URL belongs to (drives defaults and advice)."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if provider == "anthropic":
+        return "anthropic"
+    if host == "api.kimi.com" and parts.path.startswith("/coding"):
+        return "kimi_code"
+    if host == "api.moonshot.cn":
+        return "moonshot_cn"
+    if host == "api.moonshot.ai":
+        return "moonshot"
+    return "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEndpoint:
+    """One model behind one key: the main model or the fallback."""
+
+    role: Literal["main", "fallback"]
+    provider: Provider
+    model: str
+    base_url: str
+    api_key: Secret
+    max_concurrent: int  # 0 = no cap
+    plan: Plan
+
+    @property
+    def key_id(self) -> str:
+        """Stable, non-secret id of (provider, URL, key): names the gate and breaker."""
+        digest = hashlib.sha256(
+            f"{self.provider}\0{self.base_url}\0{self.api_key.reveal()}".encode()
+        )
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSettings:
+    """How the main model is called (Kimi specifics apply to openai_compatible only)."""
+
+    main: ModelEndpoint | None  # None only when the key is missing (doctor reports it)
+    fallback: ModelEndpoint | None
+    thinking: Thinking = "enabled"
+    reasoning_override: dict[str, Any] | None = None
+    temperature_override: float | None = None
+    max_completion_tokens: int = 32768
+    chunk_tokens: int = 24000
+    review_max_tokens: int | None = None
+    request_timeout: int = 900
+    breaker_cooldown: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubSettings:
+    """GitHub App identity (or a plain token for the one-shot review) and API root."""
+
+    api_url: str = "https://api.github.com"
+    app_id: int | None = None
+    app_slug: str | None = None
+    private_key: Secret | None = None
+    webhook_secret: Secret | None = None
+    token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaSettings:
+    """Token budget per rolling window for the main key (Kimi plans: 7-day cycles)."""
+
+    tokens: int | None = None
+    window_seconds: int = 7 * 86400
+    anchor: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the product reads from the environment."""
+
+    llm: LLMSettings
+    github: GitHubSettings = field(default_factory=GitHubSettings)
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
+    redis_url: Secret = field(default_factory=lambda: Secret("redis://localhost:6379/0"))
+    log_format: Literal["json", "console"] = "json"
+    metrics_port: int | None = None
+    review_max_comments: int = 25
+    job_timeout: int = 60
+
+    def secret_values(self) -> list[str]:
+        """Every secret's raw value, for the log scrubber."""
+        found = [self.redis_url.reveal()]
+        for endpoint in (self.llm.main, self.llm.fallback):
+            if endpoint is not None:
+                found.append(endpoint.api_key.reveal())
+        for secret in (self.github.private_key, self.github.webhook_secret, self.github.token):
+            if secret is not None:
+                found.append(secret.reveal())
+        return found
+
+    def require(self, command: Command) -> None:
+        """Raise SettingsError when `command` lacks a variable it cannot run without."""
+        problems: list[str] = []
+        if command == "serve" and self.github.webhook_secret is None:
+            problems.append(
+                "GITHUB_WEBHOOK_SECRET: required by `serve`; the receiver refuses unsigned "
+                "webhooks (set the same value as the App's webhook secret)"
+            )
+        if command in ("worker", "review", "review_diff") and self.llm.main is None:
+            problems.append("API_OPEN_AI_API_KEY: required: the key for the main model")
+        if command == "worker" and (self.github.app_id is None or self.github.private_key is None):
+            problems.append(
+                "GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH): "
+                "required by `worker` to authenticate as the GitHub App"
+            )
+        has_app = self.github.app_id is not None and self.github.private_key is not None
+        if command == "review" and self.github.token is None and not has_app:
+            problems.append(
+                "GITHUB_TOKEN: required by `review <PR URL>` (or the GitHub App variables)"
+            )
+        if problems:
+            raise SettingsError(problems)
+
+
+def _private_key(env: EnvReader) -> Secret | None:
+    literal = env.raw("GITHUB_APP_PRIVATE_KEY")
+    path = env.raw("GITHUB_APP_PRIVATE_KEY_PATH")
+    if literal is not None and path is not None:
+        env.fail("GITHUB_APP_PRIVATE_KEY_PATH", "set either it or GITHUB_APP_PRIVATE_KEY, not both")
+    name = "GITHUB_APP_PRIVATE_KEY"
+    if literal is None and path is not None:
+        name = "GITHUB_APP_PRIVATE_KEY_PATH"
+        try:
+            literal = Path(path).read_text()
+        except OSError as exc:
+            env.fail(name, f"cannot read {path}: {exc.strerror}")
+            return None
+    if literal is None:
+        return None
+    pem = literal.replace("\\n", "\n").strip() + "\n"
+    try:  # PKCS#1 ("BEGIN RSA PRIVATE KEY") and PKCS#8 ("BEGIN PRIVATE KEY") both load.
+        load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        env.fail(name, "is not a PEM private key (download it again from the App's settings)")
+        return None
+    return Secret(pem)
+
+
+def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoint | None:
+    if role == "main":
+        names = ("API_LLM_PROVIDER", "API_LLM_PROVIDER_MODEL", "API_OPENAI_FORCE_BASE_URL")
+        key_name, cap_name = "API_OPEN_AI_API_KEY", "API_LLM_MAX_CONCURRENT_REQUESTS"
+        model: str | None = env.text(names[1], "kimi-k2.6")
+    else:
+        names = ("API_LLM_FALLBACK_PROVIDER", "API_LLM_FALLBACK_MODEL", "API_LLM_FALLBACK_BASE_URL")
+        key_name, cap_name = "API_LLM_FALLBACK_API_KEY", "API_LLM_FALLBACK_MAX_CONCURRENT_REQUESTS"
+        model = env.raw(names[1])
+    provider: Provider = env.choice(names[0], PROVIDERS, "openai_compatible")  # type: ignore[assignment]
+    default_url = ANTHROPIC_URL if provider == "anthropic" else None
+    if role == "main" and provider == "openai_compatible":
+        default_url = MOONSHOT_URL
+    base_url = env.url(names[2], default_url)
+    key = env.secret(key_name)
+    if role == "fallback" and model is None:
+        for stray in (names[2], key_name):
+            if env.raw(stray) is not None:
+                env.fail(names[1], f"required when {stray} is set (names the fallback model)")
+        return None
+    if base_url is None:
+        env.fail(names[2], "required for an openai_compatible fallback")
+        return None
+    if key is None:
+        if role == "fallback":
+            env.fail(key_name, "required when API_LLM_FALLBACK_MODEL is set")
+        return None
+    plan = detect_plan(base_url, provider)
+    default_cap = KIMI_CODE_CAP if plan == "kimi_code" else DEFAULT_CAP
+    cap = env.integer(cap_name, default_cap, low=0, high=10_000)
+    assert model is not None and cap is not None
+    return ModelEndpoint(role, provider, model, base_url, key, cap, plan)
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Read and validate every variable; raise SettingsError listing all problems."""
+    env = EnvReader(environ)
+    llm = LLMSettings(
+        main=_endpoint(env, "main"),
+        fallback=_endpoint(env, "fallback"),
+        thinking=env.choice("API_LLM_THINKING", ("enabled", "disabled", "auto"), "enabled"),  # type: ignore[arg-type]
+        reasoning_override=env.json_object("API_LLM_REASONING_OVERRIDE"),
+        temperature_override=env.number("API_LLM_TEMPERATURE_OVERRIDE", low=0.0, high=2.0),
+        max_completion_tokens=env.integer(
+            "API_LLM_MAX_COMPLETION_TOKENS", 32768, low=256, high=1_000_000
+        )
+        or 32768,
+        chunk_tokens=env.integer("API_LLM_CHUNK_TOKENS", 24000, low=1000, high=1_000_000) or 24000,
+        review_max_tokens=env.integer("API_LLM_REVIEW_MAX_TOKENS", None, low=1000),
+        request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
+        breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
+    )
+    app_id = env.integer("GITHUB_APP_ID", None, low=1)
+    github = GitHubSettings(
+        api_url=env.url("GITHUB_API_URL", "https://api.github.com") or "https://api.github.com",
+        app_id=app_id,
+        app_slug=env.raw("GITHUB_APP_SLUG"),
+        private_key=_private_key(env),
+        webhook_secret=env.secret("GITHUB_WEBHOOK_SECRET"),
+        token=env.secret("GITHUB_TOKEN"),
+    )
+    quota = QuotaSettings(
+        tokens=env.integer("API_LLM_QUOTA_TOKENS", None, low=1),
+        window_seconds=env.duration("API_LLM_QUOTA_WINDOW", "7d"),
+        anchor=env.timestamp("API_LLM_QUOTA_ANCHOR"),
+    )
+    redis_url = env.text("REDIS_URL", "redis://localhost:6379/0")
+    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        env.fail("REDIS_URL", "must start with redis://, rediss:// or unix://")
+    settings = Settings(
+        llm=llm,
+        github=github,
+        quota=quota,
+        redis_url=Secret(redis_url),
+        log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),  # type: ignore[arg-type]
+        metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
+        review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
+        job_timeout=env.integer("WORKER_JOB_TIMEOUT", 60, low=5, high=3600) or 60,
+    )
+    if env.problems:
+        raise SettingsError(env.problems)
+    return settings
