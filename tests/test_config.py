@@ -14,9 +14,7 @@ KEY = "sk-test-0123456789abcdefghij"
 
 def _pem(fmt: serialization.PrivateFormat) -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM, fmt, serialization.NoEncryption()
-    ).decode()
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
 
 
 def test_defaults_follow_the_design() -> None:

@@ -209,7 +209,8 @@ def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoin
     plan = detect_plan(base_url, provider)
     default_cap = KIMI_CODE_CAP if plan == "kimi_code" else DEFAULT_CAP
     cap = env.integer(cap_name, default_cap, low=0, high=10_000)
-    assert model is not None and cap is not None
+    if model is None or cap is None:
+        return None
     return ModelEndpoint(role, provider, model, base_url, key, cap, plan)
 
 

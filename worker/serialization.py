@@ -33,5 +33,5 @@ def serialize_job(data: dict[str, Any]) -> bytes:
 def deserialize_job(data: bytes) -> dict[str, Any]:
     decoded = _decoder.decode(data)
     if not isinstance(decoded, dict):
-        raise ValueError("job payload is not a map")
+        raise TypeError("job payload is not a map")
     return decoded
