@@ -78,6 +78,74 @@ def recent_reviews() -> str:
     return f"{PREFIX}:reviews:recent"
 
 
+# Gate sub-keys (worker/gate.py). One gate per provider key; its Lua scripts
+# touch only these keys, all under `gate(key_id)`.
+def gate_holders(key_id: str) -> str:
+    """ZSET lease ticket -> lease expiry (ms, Redis clock): the calls in flight."""
+    return f"{gate(key_id)}:holders"
+
+
+def gate_waiters(key_id: str) -> str:
+    """ZSET waiting ticket -> fair-queue score (round-robin between reviews)."""
+    return f"{gate(key_id)}:waiters"
+
+
+def gate_waiter_expiry(key_id: str) -> str:
+    """ZSET waiting ticket -> expiry (ms): tickets of dead waiters are dropped."""
+    return f"{gate(key_id)}:waiter-expiry"
+
+
+def gate_review_turns(key_id: str) -> str:
+    """HASH review key -> score of its last queued ticket (fair-queue state)."""
+    return f"{gate(key_id)}:review-turns"
+
+
+def gate_clock(key_id: str) -> str:
+    """HASH: `vt` (score of the last grant) and `seq` (ticket counter)."""
+    return f"{gate(key_id)}:clock"
+
+
+def gate_aimd(key_id: str) -> str:
+    """HASH of the AIMD state: effective cap, last decrease, last 429 level."""
+    return f"{gate(key_id)}:aimd"
+
+
+def gate_epoch(key_id: str) -> str:
+    """Random id written on first use: its absence tells Redis lost the gate state."""
+    return f"{gate(key_id)}:epoch"
+
+
+def gate_grace(key_id: str) -> str:
+    """Set (with a TTL) after a Redis restart: no grants until holders re-register."""
+    return f"{gate(key_id)}:grace"
+
+
+def gate_wake_prefix(key_id: str) -> str:
+    """Prefix of the per-process LISTs a grant is pushed on (BLPOP wake-up)."""
+    return f"{gate(key_id)}:wake:"
+
+
+# Usage and quota sub-keys (worker/usage.py, worker/quota.py).
+def usage_anchor(key_id: str) -> str:
+    """Epoch seconds of the quota window anchor, set on first use when not configured."""
+    return f"{usage(key_id)}:anchor"
+
+
+def usage_window(key_id: str, window_start: int) -> str:
+    """HASH of token counts (prompt, completion, cached, calls) in one quota window."""
+    return f"{usage(key_id)}:window:{window_start}"
+
+
+def usage_review(key_id: str, review_key: str) -> str:
+    """HASH of one review's token counts on one key (plus model, first/last call)."""
+    return f"{usage(key_id)}:review:{review_key}"
+
+
+def usage_review_reserved(key_id: str) -> str:
+    """HASH review key -> tokens reserved by calls in flight (per-review ceiling)."""
+    return f"{usage(key_id)}:review-reserved"
+
+
 # --- operations ----------------------------------------------------------
 def redelivered(delivery_id: int) -> str:
     """Set once the sweeper asked GitHub to redeliver a failed delivery."""
