@@ -105,6 +105,19 @@ def contains_marker(text: str) -> bool:
     return _MARKER_IN_CODE.search(text) is not None
 
 
+def unclosed_fence(text: str) -> str | None:
+    """The fence a code block left open at the end of `text` (to close it), else None."""
+    fence: str | None = None
+    for line in text.split("\n"):
+        if fence is None:
+            opened = _FENCE_OPEN.match(line)
+            if opened and not (opened["fence"][0] == "`" and "`" in opened["info"]):
+                fence = opened["fence"]
+        elif _closes(line, fence):
+            fence = None
+    return fence
+
+
 def _closes(line: str, fence: str) -> bool:
     stripped = line.strip()
     if len(line) - len(line.lstrip(" ")) > 3 or not stripped:

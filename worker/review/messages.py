@@ -1,0 +1,120 @@
+"""Every fixed piece of text the bot writes on GitHub, in one place.
+
+Reviewers see these words; keeping them here lets them be read, reworded and
+translated together (bedevere keeps its messages in module constants too).
+Nothing here is model text; a value filled in from outside (a reason taken
+from an error body, a quota line) is passed through `sanitize_line` here, so
+callers cannot forget to.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from worker.review.sanitize import sanitize_line
+
+PRODUCT: Final = "Kimi review"
+TRUNCATED: Final = "_… {hidden:,} characters not shown: GitHub limits a comment to {limit:,}._"
+
+SEVERITY_BADGE: Final[dict[str, str]] = {
+    "critical": "🔴 Critical",
+    "high": "🟠 High",
+    "medium": "🟡 Medium",
+    "low": "🔵 Low",
+}
+CATEGORY_LABEL: Final[dict[str, str]] = {
+    "bug": "Bug",
+    "security": "Security",
+    "performance": "Performance",
+    "correctness": "Correctness",
+    "maintainability": "Maintainability",
+    "style": "Style",
+}
+
+# Why a finding is in the summary rather than on the diff.
+NOT_INLINE_REASON: Final[dict[str, str]] = {
+    "off_diff": "not on a line of this diff",
+    "over_cap": "over the cap of inline comments",
+    "rejected": "GitHub refused its position",
+}
+MOVED_NOTE: Final = "_Placed on line {line}: line {original} is not part of this diff._"
+
+# Why a file was not reviewed, by the reason codes of the diff filters
+# (`SkippedFile.reason` is `code` or `code: detail`).
+SKIP_REASON: Final[dict[str, str]] = {
+    "binary": "binary file",
+    "too_large": "too large to review",
+    "credentials": "holds credentials: never sent to the model",
+    "generated": "generated file",
+    "lockfile": "lock file",
+    "vendored": "vendored code",
+    "excluded": "excluded by the repository's .kimi-review.toml",
+    "removed": "file deleted",
+    "no_patch": "GitHub sent no diff for it",
+    "renamed_only": "renamed without changes",
+    "unchanged_since_last_review": "unchanged since the last review",
+}
+
+HELP: Final = """\
+**{product}** reviews this pull request with Kimi K2.6 when it is opened, \
+reopened, marked ready for review or pushed to.
+
+| command | what it does |
+|---|---|
+| `/review` | review the changes pushed since the last review |
+| `/review full` | review the whole pull request again |
+| `/help` | show this message |
+
+Commands are taken from the repository's owners, members and collaborators. \
+Settings live in `.kimi-review.toml` on the base branch."""
+
+DRAFT_SKIPPED: Final = (
+    "This pull request is a draft, so it was not reviewed. Mark it ready for review, "
+    "or comment `/review`."
+)
+DEFERRED: Final = (
+    "**{product}** could not reach a model ({reason}). The review is queued and will run "
+    "as soon as one answers; nothing needs to be done."
+)
+QUOTA_PAUSED: Final = (
+    "**{product}** paused: this installation's model budget is spent ({quota}). "
+    "The review runs when the budget refreshes."
+)
+GAVE_UP: Final = (
+    "**{product}** gave up on reviewing `{head}` after {attempts} attempts: {reason}. "
+    "Comment `/review` to try again."
+)
+
+
+def help_text() -> str:
+    return HELP.format(product=PRODUCT)
+
+
+def deferred_notice(reason: str) -> str:
+    """Said (check run, summary) while both models are unavailable and the job waits."""
+    return DEFERRED.format(product=PRODUCT, reason=sanitize_line(reason))
+
+
+def quota_paused_notice(quota_line: str) -> str:
+    """Said while the main key's budget for the window is spent."""
+    return QUOTA_PAUSED.format(product=PRODUCT, quota=sanitize_line(quota_line))
+
+
+def gave_up_comment(head_sha: str, attempts: int, reason: str) -> str:
+    """The one comment posted when a review is finally abandoned."""
+    return GAVE_UP.format(
+        product=PRODUCT, head=head_sha[:7], attempts=attempts, reason=sanitize_line(reason)
+    )
+
+
+def describe_skip(reason: str) -> str:
+    """Wording for a `SkippedFile.reason`: a known code, `code: detail`, or free text."""
+    code, _, detail = reason.partition(":")
+    wording = SKIP_REASON.get(code.strip())
+    if wording is None:
+        return reason.strip()
+    return f"{wording} ({detail.strip()})" if detail.strip() else wording
+
+
+def truncated_note(hidden: int, limit: int) -> str:
+    return TRUNCATED.format(hidden=hidden, limit=limit)
