@@ -28,7 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the webhook receiver")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server binds all interfaces
     serve.add_argument("--port", type=int, default=8080)
-    sub.add_parser("worker", help="run an arq worker (as many as you like, sharing REDIS_URL)")
+    worker = sub.add_parser(
+        "worker", help="run an arq worker (as many as you like, sharing REDIS_URL)"
+    )
+    worker.add_argument("--burst", action="store_true", help="process what is queued, then exit")
     review = sub.add_parser("review", help="review one PR, or a local diff, in-process")
     review.add_argument("pr_url", nargs="?", help="https://github.com/OWNER/REPO/pull/N")
     review.add_argument("--diff", metavar="PATH|-", help="a unified diff file, or - for stdin")
@@ -70,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "worker":
         from worker.main import run_worker
 
-        return run_worker(_settings("worker"))
+        return run_worker(_settings("worker"), burst=args.burst)
     if args.command == "review":
         if (args.diff is None) == (args.pr_url is None):
             print("kimi-review review: give a PR URL or --diff PATH|-, not both", file=sys.stderr)
