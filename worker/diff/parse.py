@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from typing import Final, Literal
 
 import msgspec
-from unidiff.patch import PatchSet
 from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from worker.diff.model import ChangedFile, FileStatus, SkippedFile
 
