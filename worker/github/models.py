@@ -52,8 +52,13 @@ class _GitHubFile(msgspec.Struct):
     sha: str | None = None
 
 
+class _Commit(msgspec.Struct):
+    sha: str
+
+
 class _GitHubCompare(msgspec.Struct):
     status: CompareStatus
+    merge_base_commit: _Commit | None = None
     ahead_by: int = 0
     behind_by: int = 0
     total_commits: int = 0
@@ -137,6 +142,7 @@ class CompareResult(msgspec.Struct, frozen=True, kw_only=True):
     behind_by: int
     total_commits: int
     files: list[DiffEntry]
+    merge_base_sha: str | None = None
 
     @classmethod
     def from_github(cls, data: dict[str, Any]) -> CompareResult:
@@ -147,6 +153,7 @@ class CompareResult(msgspec.Struct, frozen=True, kw_only=True):
             behind_by=found.behind_by,
             total_commits=found.total_commits,
             files=[DiffEntry.from_file(item) for item in found.files],
+            merge_base_sha=found.merge_base_commit.sha if found.merge_base_commit else None,
         )
 
 
