@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 import msgspec
 
 from worker.answer import Finding
+from worker.diff.model import Side
+from worker.diff.parse import ParsedFile
 
 FINGERPRINT_LENGTH: Final = 16
 SUMMARY_MARKER: Final = "<!-- kimi-review:summary -->"
@@ -67,6 +69,19 @@ def finding_fingerprint(finding: Finding, anchored_code: str | None) -> str:
     )
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
+
+
+def line_texts(files: Iterable[ParsedFile]) -> Callable[[str, Side, int], str | None]:
+    """`(path, side, line) -> text` over the parsed diff, for `place_findings(line_text=...)`."""
+    texts: dict[tuple[str, Side, int], str] = {}
+    for parsed in files:
+        for hunk in parsed.hunks:
+            for diff_line in hunk.lines:
+                if diff_line.new is not None:
+                    texts[(parsed.path, "RIGHT", diff_line.new)] = diff_line.text
+                if diff_line.old is not None:
+                    texts[(parsed.path, "LEFT", diff_line.old)] = diff_line.text
+    return lambda path, side, line: texts.get((path, side, line))
 
 
 def fingerprint_marker(fingerprint: str) -> str:

@@ -25,11 +25,20 @@ import re
 from typing import Final
 
 _FENCE_OPEN: Final = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
-_CODE_SPAN: Final = re.compile(r"(?<!`)(?P<ticks>`+)(?!`)(?P<code>.+?)(?<!`)(?P=ticks)(?!`)", re.S)
-# GitHub user and team names: alphanumerics and single hyphens, up to 39
-# characters; a team adds `/slug`. A mention needs no word character, backtick
-# or slash right before the `@` (so e-mail addresses and URLs stay untouched).
-_MENTION: Final = re.compile(r"(?<![\w`/@])@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[\w.-]+)?")
+# Code spans on one line only, not after a backslash: anything less certain
+# is treated as prose (sanitised), which is safe if less pretty.
+_CODE_SPAN: Final = re.compile(
+    r"(?<![`\\])(?P<ticks>`+)(?!`)(?P<code>[^\n]+?)(?<!`)(?P=ticks)(?!`)"
+)
+# GitHub user and team names: alphanumerics and hyphens; a team adds `/slug`.
+# A mention needs no letter, digit or slash right before the `@` (so e-mail
+# addresses and URLs stay untouched). Names glued together (`@a@b`) are quoted
+# as one: the second would otherwise start a fresh text node and be linked.
+_NAME: Final = r"@[A-Za-z0-9][A-Za-z0-9-]*(?:/[\w.-]+)?"
+_MENTION: Final = re.compile(
+    rf"(?<![A-Za-z0-9/@\\])(?P<escapes>\\*)(?P<mention>{_NAME}(?:{_NAME})*)"
+)
+_STRAY_BACKTICK: Final = re.compile(r"(?<!\\)(?P<escapes>(?:\\\\)*)`")
 _IMAGE: Final = re.compile(r"!\[")
 _AUTOLINK: Final = re.compile(r"<(?P<url>https?://[^\s<>]+)>")
 _HTML_START: Final = re.compile(r"<(?=[A-Za-z/!?])")
@@ -153,10 +162,23 @@ def _sanitize_prose(text: str) -> str:
     return "".join(pieces)
 
 
+def _quote_mention(found: re.Match[str]) -> str:
+    # An odd run of backslashes would escape the opening backtick; the last
+    # one only escaped the `@`, which means nothing inside a code span.
+    escapes = found["escapes"]
+    if len(escapes) % 2:
+        escapes = escapes[:-1]
+    return f"{escapes}`{found['mention']}`"
+
+
 def _sanitize_plain(text: str) -> str:
     text = _AUTOLINK.sub(r"\g<url>", text)
     text = _CHAR_REFERENCE.sub("&amp;", text)
     text = _HTML_START.sub("&lt;", text)
     text = _IMAGE.sub("[image: ", text)
-    text = _MENTION.sub(lambda m: f"`{m.group()}`", text)
+    # A backtick left in prose matched no other one (code spans were cut out
+    # before), so it renders as itself; escaping it keeps it from pairing
+    # with the backticks put around a mention below.
+    text = _STRAY_BACKTICK.sub(r"\g<escapes>\\`", text)
+    text = _MENTION.sub(_quote_mention, text)
     return _COMMAND_LINE.sub(lambda m: f"{m['lead']}\\/", text)
