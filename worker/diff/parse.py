@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Final, Literal
 
 import msgspec
+from unidiff.constants import RE_HUNK_HEADER
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
@@ -84,7 +85,7 @@ def parse_patch(patch: str | None, *, path: str) -> tuple[Hunk, ...]:
     lines = [line + "\n" for line in patch.split("\n")]
     if patch.endswith("\n"):
         lines.pop()  # the split's empty tail, not a line of the diff
-    if not lines[0].startswith("@@"):
+    if not RE_HUNK_HEADER.match(lines[0]):
         raise PatchParseError(path, "does not start with a hunk header")
     try:
         patch_set = PatchSet(["--- a/file\n", "+++ b/file\n", *lines])
