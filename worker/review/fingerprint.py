@@ -56,16 +56,19 @@ def normalise_text(text: str) -> str:
 def finding_fingerprint(finding: Finding, anchored_code: str | None) -> str:
     """16 hex digits identifying `finding` across pushes (see the module docstring).
 
-    `anchored_code` is the text of the line the finding is anchored to (None
-    when unknown); only its stripped content counts, so re-indenting it does
-    not change the fingerprint.
+    `anchored_code` is the text of the line the finding is anchored to; only
+    its stripped content counts, so re-indenting it does not change the
+    fingerprint. When it is None (unknown), the line number stands in.
     """
     parts = (
         _normalise_path(finding.path),
         finding.side,
         normalise_text(finding.title),
         normalise_text(finding.body),
-        " ".join((anchored_code or "").split()),
+        # Without the code, the line number is all that tells two findings
+        # of the same wording apart; such a fingerprint does not survive a
+        # shift, so callers pass `line_text` whenever they have the diff.
+        f"#line {finding.line}" if anchored_code is None else " ".join(anchored_code.split()),
     )
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:FINGERPRINT_LENGTH]
