@@ -6,13 +6,14 @@ use short timeouts; everything else is the product's own code.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from tests.fakes.model_gate import CountingGate, FakeQuota, RecordingSleep
-from worker.config import LLMSettings, ModelEndpoint, Provider, detect_plan
+from worker.config import LLMSettings, ModelEndpoint, Plan, Provider, detect_plan
 from worker.llm.breaker import Breaker, LocalBreaker
 from worker.llm.build import client_for
 from worker.llm.chunk_review import ChunkReviewer
@@ -34,8 +35,10 @@ def endpoint(
     provider: Provider = "openai_compatible",
     model: str = "kimi-k2.6",
     key: str = MAIN_KEY,
+    plan: Plan | None = None,
 ) -> ModelEndpoint:
-    plan = detect_plan(base_url, provider)
+    """`plan` pretends the fake's URL is a given product (for plan-specific advice)."""
+    plan = plan or detect_plan(base_url, provider)
     return ModelEndpoint(role, provider, model, base_url, Secret(key), 0, plan)  # type: ignore[arg-type]
 
 
@@ -59,7 +62,7 @@ class Stack:
     main_gate: CountingGate
     fallback_gate: CountingGate
     main_quota: FakeQuota
-    sleep: RecordingSleep
+    sleep: Callable[[float], Awaitable[None]]
     breaker: Breaker
     llm: LLMSettings
     notes: list[str] = field(default_factory=list)
@@ -73,7 +76,7 @@ def build_stack(
     main_gate: CountingGate | None = None,
     policy: RetryPolicy | None = None,
     main_quota: FakeQuota | None = None,
-    sleep: RecordingSleep | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Stack:
     assert llm.main is not None
     main_gate = main_gate or CountingGate()
