@@ -9,13 +9,15 @@ next review finds the comment to edit.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from worker.answer import SEVERITY_RANK
 from worker.diff.model import SkippedFile
 from worker.review import messages
 from worker.review.findings import Placement, SummaryFinding, count_by_severity
-from worker.review.fingerprint import SUMMARY_MARKER, normalise_text
+from worker.review.fingerprint import SUMMARY_MARKER
 from worker.review.render import GITHUB_BODY_LIMIT, fit_body
 from worker.review.sanitize import (
     code_span,
@@ -78,7 +80,7 @@ def merge_chunk_summaries(summaries: list[str]) -> list[str]:
         if not text:
             continue
         for item in _items_of(text):
-            key = normalise_text(item)
+            key = _item_key(item)
             if key and key not in seen:
                 seen.add(key)
                 items.append(item)
@@ -115,7 +117,7 @@ def _findings(placement: Placement, cap: int | None) -> str:
     if not any(inline.values()) and not any(listed.values()):
         lines = ["### Findings", "", "No new findings."]
     else:
-        lines = ["### Findings", "", "| severity | inline | below |", "|---|--:|--:|"]
+        lines = ["### Findings", "", "| severity | inline | listed below |", "|---|--:|--:|"]
         for severity in SEVERITY_RANK:
             if inline[severity] or listed[severity]:
                 badge = messages.SEVERITY_BADGE[severity]
@@ -171,7 +173,7 @@ def _run(info: SummaryInput) -> str:
         model += " with thinking" if info.thinking else " without thinking"
     lines = [f"- Model: {model}"]
     if info.fallback_model:
-        why = f": {sanitize_line(info.fallback_reason)}" if info.fallback_reason else ""
+        why = f" ({sanitize_line(info.fallback_reason)})" if info.fallback_reason else ""
         lines.append(f"- Fallback served: {code_span(info.fallback_model)}{why}")
     tokens = info.tokens
     lines.append(
@@ -193,6 +195,12 @@ def _items_of(text: str) -> list[str]:
         elif lines:
             items.append(" ".join(_strip_heading(line) for line in lines))
     return items
+
+
+def _item_key(item: str) -> str:
+    # Case, markdown and punctuation differ between chunks saying the same
+    # thing; numbers do not ("adds 3 tests" and "adds 5 tests" are two items).
+    return " ".join(re.sub(r"[`*_~>#\[\]()!|\"'.,;:?]+", " ", item.lower()).split())
 
 
 def _is_list_item(line: str) -> bool:
