@@ -156,8 +156,9 @@ class RedisGate:
             "increase",
             [
                 gate_aimd.CAREFUL_LOW,
-                gate_aimd.CAREFUL_HIGH,
                 gate_aimd.CAREFUL_SLOWDOWN,
+                gate_aimd.PROBE_MARGIN,
+                gate_aimd.PROBE_SLOWDOWN,
                 gate_aimd.IDLE_RESET_MS,
             ],
         )

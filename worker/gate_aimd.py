@@ -13,8 +13,9 @@ Two refinements keep the 429 share low once settled:
   for it), so it is ignored. Without this, 10 calls over the limit failing
   together would cut the cap ten times.
 - Careful growth near the level of the last 429 (`ceiling`): growth slows
-  fourfold within ±10% of it, so probing the known limit costs few 429s; past
-  that band the limit has evidently risen and growth is normal again.
+  fourfold from 90% of it, and sixteenfold within one slot of it, so the cap
+  dwells just under the known limit and probes it rarely (few 429s); past
+  ceiling + 1 the limit has evidently risen and growth is normal again.
 
 `worker/gate_lua.py` runs the same arithmetic inside Redis; a test checks the
 two agree step by step.
@@ -31,8 +32,9 @@ DECREASE_FACTOR: Final = 0.75
 # this apart count as one event.
 DECREASE_GUARD_MS: Final = 1000
 CAREFUL_LOW: Final = 0.9
-CAREFUL_HIGH: Final = 1.1
 CAREFUL_SLOWDOWN: Final = 4.0
+PROBE_MARGIN: Final = 1.0
+PROBE_SLOWDOWN: Final = 16.0
 # The AIMD state of an idle gate is forgotten after this long: the next burst
 # starts from the configured cap again (a limit lowered hours ago may be gone).
 IDLE_RESET_MS: Final = 3600 * 1000
@@ -75,7 +77,10 @@ def after_success(state: AimdState, configured: int) -> AimdState:
     if cap >= configured:
         return replace(state, cap=float(configured))
     step = 1.0 / max(cap, 1.0)
-    if state.ceiling and CAREFUL_LOW * state.ceiling <= cap <= CAREFUL_HIGH * state.ceiling:
+    ceiling = state.ceiling
+    if ceiling and ceiling - PROBE_MARGIN <= cap <= ceiling + PROBE_MARGIN:
+        step /= PROBE_SLOWDOWN
+    elif ceiling and CAREFUL_LOW * ceiling <= cap <= ceiling:
         step /= CAREFUL_SLOWDOWN
     return replace(state, cap=min(float(configured), cap + step))
 

@@ -199,19 +199,21 @@ end
 return stats()
 """
 
-# ARGV[9] careful low, ARGV[10] careful high, ARGV[11] slowdown,
-# ARGV[12] idle reset ms. Mirrors after_success.
+# ARGV[9] careful low, ARGV[10] careful slowdown, ARGV[11] probe margin,
+# ARGV[12] probe slowdown, ARGV[13] idle reset ms. Mirrors after_success.
 INCREASE: Final = r"""
 local cap, last, ceiling = aimd_cap()
 cap = math.min(cap, CONFIGURED)
 if cap < CONFIGURED then
   local step = 1 / math.max(cap, 1)
-  if ceiling > 0 and cap >= tonumber(ARGV[9]) * ceiling
-     and cap <= tonumber(ARGV[10]) * ceiling then
-    step = step / tonumber(ARGV[11])
+  local margin = tonumber(ARGV[11])
+  if ceiling > 0 and cap >= ceiling - margin and cap <= ceiling + margin then
+    step = step / tonumber(ARGV[12])
+  elseif ceiling > 0 and cap >= tonumber(ARGV[9]) * ceiling and cap <= ceiling then
+    step = step / tonumber(ARGV[10])
   end
   redis.call('HSET', AIMD, 'cap', tostring(math.min(CONFIGURED, cap + step)))
-  redis.call('PEXPIRE', AIMD, ARGV[12])
+  redis.call('PEXPIRE', AIMD, ARGV[13])
   dispatch('')
 end
 return stats()
