@@ -26,7 +26,8 @@ Strategy (`recovery_for`, then a `Bisection` if needed):
    review created without `event` is a draft only its author sees, so a probe
    posts a subset that way and deletes it at once (`DELETE .../reviews/{id}`).
    A probe GitHub accepts clears its comments, a refused one is split again
-   (adaptive group testing: about k·log2(n) probes for k refused among n).
+   (adaptive group testing: at most about 2·k·log2(n) probes for k refused
+   among n; 5 for one refused comment among 16).
    When the probe budget runs out, the comments not yet cleared go to the
    summary. Then the cleared comments are posted as the ONE review.
 6. Anything else: post the review with no inline comments, every finding in
