@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -203,3 +204,10 @@ def test_token_estimator_moves_toward_the_observed_ratio() -> None:
     assert steady.chars_per_token == pytest.approx(5.0, abs=0.01)
     assert estimator.observe(prompt_chars=10, prompt_tokens=0) is estimator
     assert estimator.observe(prompt_chars=10**9, prompt_tokens=1).chars_per_token == 8.0
+
+
+def test_chunks_survive_a_msgspec_round_trip_for_checkpoints() -> None:
+    files = [_parsed("a.py", ["x", "y"], ["x", "z"])]
+    (chunk,) = chunk_files(files, budget_tokens=1000, estimator=TokenEstimator())
+    decoded = msgspec.json.decode(msgspec.json.encode(chunk), type=Chunk)
+    assert decoded == chunk
