@@ -160,14 +160,19 @@ def main() -> None:
     figures["aimd"] = aimd(args.redis_url, args.aimd_calls, args.aimd_sleep)
     print(json.dumps(figures["aimd"]), flush=True)
     o, u, a = figures["overhead"], figures["utilisation"], figures["aimd"]
-    print(
-        f"\ngate acquire+release: p50 {o['p50_ms']:.3f} ms, p95 {o['p95_ms']:.3f} ms, p99 {o['p99_ms']:.3f} ms (target p50 < 1 ms)\n"
-        f"utilisation, 300 x 0.5 s, cap 30, 2 processes: {u['elapsed_s']:.2f} s vs {u['theoretical_s']:.2f} s "
-        f"= {u['ratio']:.3f} (target >= 0.9), peak in flight {u['peak_in_flight']}\n"
+    lines = [
+        "",
+        f"gate acquire+release: p50 {o['p50_ms']:.3f} ms, p95 {o['p95_ms']:.3f} ms, "
+        f"p99 {o['p99_ms']:.3f} ms (target p50 < 1 ms)",
+        f"utilisation, 300 x 0.5 s, cap 30, 2 processes: {u['elapsed_s']:.2f} s "
+        f"vs {u['theoretical_s']:.2f} s = {u['ratio']:.3f} (target >= 0.9), "
+        f"peak in flight {u['peak_in_flight']}",
         f"AIMD, hidden limit 20, cap 30: 429 share once settled {a['share_429_settled']:.2%} "
-        f"(overall {a['share_429_overall']:.2%}, {a['rate_limited_total']} of {a['attempts']}; target < 2%), "
-        f"peak in flight {a['peak_in_flight']}, throughput {a['throughput_vs_limit']:.2f} of the limit's"
-    )
+        f"(overall {a['share_429_overall']:.2%}, {a['rate_limited_total']} of "
+        f"{a['attempts']}; target < 2%), peak in flight {a['peak_in_flight']}, "
+        f"throughput {a['throughput_vs_limit']:.2f} of the limit's",
+    ]
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
