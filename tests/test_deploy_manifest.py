@@ -212,7 +212,8 @@ def _path_text(node: ast.expr) -> str | None:
 
 def github_path(text: str) -> str | None:
     """The REST path a string names, as `/repos/{}/{}/...`, or None if it names none."""
-    path = text.split("?", 1)[0]
+    # str.format / %-style templates ("/repos/{owner}/...", "/repos/%s/...") read like f-strings.
+    path = re.sub(r"\{[^{}]*\}|%[sd]", "{}", text.split("?", 1)[0])
     if not re.fullmatch(r"(\{\})?(/[^/\s]+)+/?", path):
         return None
     first = path.removeprefix("{}").split("/")[1]
@@ -400,14 +401,16 @@ async def post_review(http, o, r, n):
     return await http.post(f"/repos/{o}/{r}/pulls/{n}/reviews?x=1", json={})
 async def files(http, base, n):
     return await http.get(f"{base}/pulls/{n}/files")
+REVIEW_COMMENTS = "/repos/{owner}/{repo}/pulls/comments/{comment_id}"
 async def chat(http, url):
     return await http.post(f"{url}/chat/completions", json={})
 '''
     uses = rest_paths_in(sample, "sample.py")
-    assert [(u.what, u.level) for u in uses] == [
+    assert {(u.what, u.level) for u in uses} == {
         ("/repos/{}/{}/pulls/{}/reviews", "write"),
         ("/repos/{}/{}/pulls/{}/files", "read"),
-    ]
+        ("/repos/{}/{}/pulls/comments/{}", "write"),  # module level: the module posts
+    }
     assert endpoint_for("/repos/{}") == Endpoint("/repos/{owner}/{repo}", ("metadata",))
 
 
