@@ -114,6 +114,18 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the client gave up (timeout): nothing to answer
 
+    def do_GET(self) -> None:
+        fake = self.server.fake
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        fake._record(Recorded(self.path, headers, b"", None, time.monotonic()))
+        reply = fake.check_get(self.path, headers) or fake.models_reply()
+        payload = reply.encoded()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -126,8 +138,17 @@ class FakeModelServer:
 
     root_path: ClassVar[str] = ""
 
-    def __init__(self, *, api_key: str, responder: Callable[[Any], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        responder: Callable[[Any], Reply] | None = None,
+        models: tuple[str, ...] = ("kimi-k2.6", "kimi-k2-turbo-preview", "claude-sonnet-4-5"),
+        models_refusal: Reply | None = None,
+    ) -> None:
         self.api_key = api_key
+        self.models = models
+        self.models_refusal = models_refusal  # what GET /models answers instead, if set
         self.responder = responder or self.default_reply
         self.requests: list[Recorded] = []
         self.in_flight = 0
@@ -174,6 +195,15 @@ class FakeModelServer:
     def default_reply(self, body: Any) -> Reply:
         raise NotImplementedError
 
+    def models_reply(self) -> Reply:
+        if self.models_refusal is not None:
+            return self.models_refusal
+        return Reply(body={"object": "list", "data": [{"id": m} for m in self.models]})
+
+    def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
+        """GET {root}/models with the provider's authentication rules."""
+        raise NotImplementedError
+
     def check(self, path: str, headers: dict[str, str], body: Any) -> Reply | None:
         """The provider's own rules: an error Reply for a request it would refuse."""
         raise NotImplementedError
@@ -217,6 +247,13 @@ class FakeKimi(FakeModelServer):
     def default_reply(self, body: Any) -> Reply:
         return kimi_ok(model=str(body.get("model", "kimi-k2.6")))
 
+    def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
+        if path != "/v1/models":
+            return kimi_error(404, "resource_not_found_error", f"method not found: {path}")
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            return kimi_unauthorized()
+        return None
+
     def check(self, path: str, headers: dict[str, str], body: Any) -> Reply | None:
         if path != "/v1/chat/completions":
             return kimi_error(404, "resource_not_found_error", f"method not found: {path}")
@@ -247,6 +284,13 @@ class FakeAnthropic(FakeModelServer):
 
     def default_reply(self, body: Any) -> Reply:
         return anthropic_ok(model=str(body.get("model", "claude")))
+
+    def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
+        if path != "/v1/models":
+            return anthropic_error(404, "not_found_error", "Not found")
+        if headers.get("x-api-key") != self.api_key:
+            return anthropic_error(401, "authentication_error", "invalid x-api-key")
+        return None
 
     def check(self, path: str, headers: dict[str, str], body: Any) -> Reply | None:
         if path != "/v1/messages":

@@ -20,9 +20,7 @@ from worker.llm.base import ChatRequest, ModelReply, TokenUsage
 from worker.llm.classify import ProviderError
 from worker.llm.errors import ServerFailed
 from worker.llm.requests import anthropic_body, encode_body
-from worker.llm.transport import post_json
-
-ANTHROPIC_VERSION: Final = "2023-06-01"
+from worker.llm.transport import auth_headers, post_json
 
 
 class _Block(msgspec.Struct):
@@ -69,10 +67,7 @@ class AnthropicClient:
 
     async def complete(self, request: ChatRequest) -> ModelReply:
         body = encode_body(anthropic_body(self._endpoint.model, request, self._llm))
-        headers = {
-            "x-api-key": self._endpoint.api_key.reveal(),
-            "anthropic-version": ANTHROPIC_VERSION,
-        }
+        headers = auth_headers(self._endpoint)
         answer = await post_json(
             self._http, self._url, endpoint=self._endpoint, headers=headers, body=body
         )

@@ -19,7 +19,7 @@ from worker.llm.base import ChatRequest, ModelReply, TokenUsage
 from worker.llm.classify import ProviderError
 from worker.llm.errors import ServerFailed
 from worker.llm.requests import encode_body, openai_body
-from worker.llm.transport import post_json
+from worker.llm.transport import auth_headers, post_json
 
 
 class _Message(msgspec.Struct):
@@ -73,7 +73,7 @@ class OpenAICompatClient:
 
     async def complete(self, request: ChatRequest) -> ModelReply:
         body = encode_body(openai_body(self._endpoint.model, request, self._llm))
-        headers = {"Authorization": f"Bearer {self._endpoint.api_key.reveal()}"}
+        headers = auth_headers(self._endpoint)
         answer = await post_json(
             self._http, self._url, endpoint=self._endpoint, headers=headers, body=body
         )

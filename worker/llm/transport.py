@@ -24,6 +24,7 @@ from worker.version import user_agent
 CONNECT_TIMEOUT: Final = 10.0
 WRITE_TIMEOUT: Final = 60.0
 KEEPALIVE_CONNECTIONS: Final = 100
+ANTHROPIC_VERSION: Final = "2023-06-01"  # https://docs.anthropic.com/en/api/versioning
 
 
 def open_http_client(llm: LLMSettings) -> httpx.AsyncClient:
@@ -56,10 +57,24 @@ async def post_json(
     body: bytes,
 ) -> RawAnswer:
     """POST `body`; a 2xx comes back, anything else raises the matching `ModelCallError`."""
-    sent_headers = {**headers, "User-Agent": user_agent(), "Content-Type": "application/json"}
+    sent = {**headers, "Content-Type": "application/json"}
+    return await send(http, "POST", url, endpoint=endpoint, headers=sent, body=body)
+
+
+async def send(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    endpoint: ModelEndpoint,
+    headers: Mapping[str, str],
+    body: bytes | None = None,
+) -> RawAnswer:
+    """One request with the honest User-Agent; non-2xx answers raise a `ModelCallError`."""
+    sent_headers = {**headers, "User-Agent": user_agent()}
     secret = (endpoint.api_key.reveal(),)
     try:
-        response = await http.post(url, content=body, headers=sent_headers)
+        response = await http.request(method, url, content=body, headers=sent_headers)
     except httpx.TimeoutException as exc:
         detail = ProviderError("transport", None, None, f"timed out: {type(exc).__name__}")
         raise TransportFailed(detail, endpoint) from exc
@@ -72,3 +87,12 @@ async def post_json(
         return answer
     detail = classify_response(answer.status, answer.headers, answer.body, known_secrets=secret)
     raise error_for(detail, endpoint)
+
+
+def auth_headers(endpoint: ModelEndpoint) -> dict[str, str]:
+    """The provider's authentication headers (Bearer for OpenAI-compatible, x-api-key for
+    Anthropic, with the API version it requires)."""
+    key = endpoint.api_key.reveal()
+    if endpoint.provider == "anthropic":
+        return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+    return {"Authorization": f"Bearer {key}"}
