@@ -8,6 +8,7 @@ something is missing or wrong, then exits 2 without a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -43,14 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(command: Command) -> Settings:
+def _settings(command: Command, *, quiet: bool = False) -> Settings:
     try:
         settings = load_settings(os.environ)
         settings.require(command)
     except SettingsError as exc:
         print(f"kimi-review {command}: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
-    configure_logging(settings.log_format, settings.secret_values())
+    # The one-shot review prints its report on stdout; stderr carries only problems.
+    level = logging.WARNING if quiet else logging.INFO
+    configure_logging(settings.log_format, settings.secret_values(), level)
     return settings
 
 
@@ -61,6 +64,20 @@ def _not_yet(feature: str) -> int:
         file=sys.stderr,
     )
     return EXIT_UNAVAILABLE
+
+
+def _review_diff(source: str, *, as_json: bool) -> int:
+    import asyncio
+
+    from app.oneshot import read_diff, review_diff
+
+    settings = _settings("review_diff", quiet=True)
+    try:
+        text = read_diff(source)
+    except OSError as exc:
+        print(f"kimi-review review --diff: cannot read {source}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
+    return asyncio.run(review_diff(settings, text, as_json=as_json, out=sys.stdout, err=sys.stderr))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (args.diff is None) == (args.pr_url is None):
             print("kimi-review review: give a PR URL or --diff PATH|-, not both", file=sys.stderr)
             return EXIT_CONFIG
-        return _not_yet("`review`")
+        if args.diff is not None:
+            return _review_diff(args.diff, as_json=args.json)
+        return _not_yet("`review <PR URL>`")
     if args.command == "doctor":
         return _not_yet("`doctor`")
     return _not_yet("`usage`")

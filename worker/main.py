@@ -20,6 +20,7 @@ from typing import Any, Final
 import structlog
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
+from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
 from worker import keys
@@ -97,5 +98,9 @@ async def supervise(settings: Settings, *, burst: bool = False) -> int:
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> int:
-    """Entry point of `kimi-review worker`."""
+    """Entry point of `kimi-review worker`; serves /metrics on METRICS_PORT when set."""
+    if settings.metrics_port is not None:
+        # The process-wide registry: gate, model-call and job metrics all land there.
+        start_http_server(settings.metrics_port)
+        log.info("metrics_serving", port=settings.metrics_port)
     return asyncio.run(supervise(settings, burst=burst))

@@ -1,0 +1,132 @@
+"""`kimi-review review --diff`: a real `git diff`, the real command, a fake Kimi."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.model_replies import kimi_error, kimi_ok
+from tests.fakes.model_servers import FakeKimi
+from tests.support.env import MODEL_KEY
+from tests.support.processes import KIMI_REVIEW
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def diff(tmp_path: Path) -> str:
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "config", "user.email", "t@example.com")
+    _git(tmp_path, "config", "user.name", "t")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text("def total(items):\n    return 0\n")
+    (tmp_path / "yarn.lock").write_text("# lock\n")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "base")
+    (src / "app.py").write_text(
+        "def total(items):\n    s = 0\n    for i in range(len(items) - 1):\n"
+        "        s += items[i]\n    return s\n"
+    )
+    (tmp_path / "yarn.lock").write_text("# lock v2\n")
+    (tmp_path / ".env").write_text("TOKEN=abc\n")
+    _git(tmp_path, "add", "-A")
+    return _git(tmp_path, "diff", "--cached")
+
+
+@pytest.fixture
+def kimi() -> Iterator[FakeKimi]:
+    with FakeKimi(api_key=MODEL_KEY) as server:
+        yield server
+
+
+def _run(diff: str, server: FakeKimi, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "API_OPEN_AI_API_KEY": MODEL_KEY,
+        "API_OPENAI_FORCE_BASE_URL": server.base_url,
+        **env,
+    }
+    return subprocess.run(
+        [str(KIMI_REVIEW), "review", "--diff", "-", *args],
+        input=diff,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_local_diff_is_reviewed_and_findings_printed(diff: str, kimi: FakeKimi) -> None:
+    done = _run(diff, kimi)
+    assert done.returncode == 0, done.stderr
+    assert "src/app.py:3  HIGH  bug  Off by one" in done.stdout
+    assert "The loop skips the last item." in done.stdout
+    assert "skipped yarn.lock" in done.stdout
+    assert "skipped .env" in done.stdout
+    assert "model kimi-k2.6" in done.stdout
+    assert done.stderr == ""  # piped: no progress line, no log noise
+    [request] = kimi.requests
+    assert request.user_agent.startswith("kimi-review/")
+    sent = json.dumps(request.body)
+    assert "range(len(items) - 1)" in sent
+    assert "TOKEN=abc" not in sent  # credential files never reach the model
+    assert "temperature" not in request.body
+    assert request.body["thinking"] == {"type": "enabled"}
+
+
+def test_json_output_carries_findings_and_skips(diff: str, kimi: FakeKimi) -> None:
+    done = _run(diff, kimi, "--json")
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    [finding] = report["findings"]
+    assert (finding["path"], finding["line"], finding["inline"]) == ("src/app.py", 3, True)
+    assert {s["path"] for s in report["skipped"]} == {"yarn.lock", ".env"}
+    assert report["tokens"] == {"prompt": 1200, "completion": 300, "cached": 800}
+
+
+def test_a_finding_off_the_diff_is_still_reported(diff: str, kimi: FakeKimi) -> None:
+    answer = {
+        "summary": "s",
+        "findings": [
+            {"path": "src/app.py", "line": 400, "severity": "low", "title": "far", "body": "b"}
+        ],
+    }
+    kimi.script(kimi_ok(json.dumps(answer)))
+    done = _run(diff, kimi, "--json")
+    [finding] = json.loads(done.stdout)["findings"]
+    assert finding["inline"] is False
+    assert finding["not_inline_reason"] == "off_diff"
+
+
+def test_main_refusing_without_a_fallback_exits_4_with_the_reason(
+    diff: str, kimi: FakeKimi
+) -> None:
+    kimi.script(kimi_error(401, "invalid_authentication_error", "Invalid Authentication"))
+    done = _run(diff, kimi)
+    assert done.returncode == 4
+    assert "no model available" in done.stderr
+    assert MODEL_KEY not in done.stderr
+
+
+def test_input_that_is_not_a_diff_exits_2(kimi: FakeKimi) -> None:
+    done = _run("this is not a diff\n", kimi)
+    assert done.returncode == 2
+    assert "not a unified diff" in done.stderr or "no file sections" in done.stderr
+    assert kimi.requests == []
+
+
+def test_missing_key_names_the_variable(diff: str, kimi: FakeKimi) -> None:
+    done = _run(diff, kimi, API_OPEN_AI_API_KEY="")
+    assert done.returncode == 2
+    assert "API_OPEN_AI_API_KEY" in done.stderr

@@ -1,0 +1,271 @@
+"""One review, from changed files to placed findings; shared by the job and the CLI.
+
+Three steps. `prepare_review` is pure: filter, parse, mask, chunk and build
+the anchor map and the prompt context. `review_chunks` is the only step that
+spends tokens: every chunk goes to the model in parallel (the concurrency
+gate inside the reviewer is the real cap), each answer is checkpointed in a
+`ChunkStore` as it arrives so a resumed review never pays twice for a chunk,
+and a chunk the provider finds too long is split and both halves reviewed.
+`conclude_review` is pure again: placement, dedupe, ranking and the summary's
+inputs. Every changed line that passes the filters is in exactly one chunk;
+whatever is skipped, masked or dropped is carried to the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from worker.answer import Finding
+from worker.diff.anchors import AnchorMap
+from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
+from worker.diff.filters import select_files
+from worker.diff.masking import mask_secrets
+from worker.diff.model import ChangedFile, SkippedFile
+from worker.diff.parse import ParsedFile, parse_changed_files
+from worker.diff.tokens import TokenEstimator
+from worker.llm.base import TokenUsage
+from worker.llm.chunk_review import ChunkResult, ChunkReviewer
+from worker.llm.errors import ContextTooLong
+from worker.review.findings import Placement, place_findings
+from worker.review.fingerprint import line_texts
+from worker.review.prompt import PullRequestContext, render_messages, summarize_files
+from worker.review.summary import DroppedChunk, MaskedSecret, TokenUse
+
+log = structlog.get_logger("kimi_review.pipeline")
+Progress = Callable[[int, int, TokenUsage], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewOptions:
+    """What a review may vary: repo config and settings, resolved by the caller."""
+
+    budget_tokens: int = 24000
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    extra_instructions: str = ""
+    language: str = "English"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedReview:
+    """Everything needed to call the model and place its findings."""
+
+    context: PullRequestContext
+    parsed: list[ParsedFile]
+    chunks: list[Chunk]
+    anchors: AnchorMap
+    skipped: list[SkippedFile]
+    masked: list[MaskedSecret]
+    estimator: TokenEstimator
+
+
+def prepare_review(
+    files: Sequence[ChangedFile],
+    *,
+    title: str,
+    description: str,
+    repository: str,
+    options: ReviewOptions,
+    estimator: TokenEstimator | None = None,
+) -> PreparedReview:
+    """Filter, parse, mask and chunk; pure, and deterministic for the same input."""
+    estimator = estimator or TokenEstimator()
+    selection = select_files(files, include=options.include, exclude=options.exclude)
+    parsed, unreadable = parse_changed_files(selection.kept)
+    skipped = [*selection.skipped, *unreadable]
+    masked = mask_secrets(parsed)
+    chunks = chunk_files(masked.files, budget_tokens=options.budget_tokens, estimator=estimator)
+    context = PullRequestContext(
+        title=title,
+        description=description,
+        files=summarize_files(files, skipped),
+        repository=repository,
+        extra_instructions=options.extra_instructions,
+        language=options.language,
+    )
+    return PreparedReview(
+        context=context,
+        parsed=parsed,
+        chunks=chunks,
+        anchors=AnchorMap(parsed),
+        skipped=skipped,
+        masked=[MaskedSecret(m.path, m.line) for m in masked.maskings],
+        estimator=estimator,
+    )
+
+
+class ChunkStore(Protocol):
+    """Where each chunk's answer is kept as it arrives (Redis for the worker)."""
+
+    async def get(self, chunk_id: str) -> ChunkResult | None: ...
+
+    async def put(self, chunk_id: str, result: ChunkResult) -> None: ...
+
+
+class MemoryChunkStore:
+    """A ChunkStore for the one-shot CLI: nothing outlives the process."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, ChunkResult] = {}
+
+    async def get(self, chunk_id: str) -> ChunkResult | None:
+        return self.results.get(chunk_id)
+
+    async def put(self, chunk_id: str, result: ChunkResult) -> None:
+        self.results[chunk_id] = result
+
+
+@dataclass(slots=True)
+class ChunkOutcomes:
+    """Answers by chunk, plus chunks that could not be reviewed at all."""
+
+    results: list[tuple[Chunk, ChunkResult]] = field(default_factory=list)
+    unsplittable: list[DroppedChunk] = field(default_factory=list)
+
+    @property
+    def usage(self) -> TokenUsage:
+        total = TokenUsage()
+        for _, result in self.results:
+            total += result.usage
+        return total
+
+
+async def review_chunks(
+    prepared: PreparedReview,
+    reviewer: ChunkReviewer,
+    *,
+    review_key: str,
+    store: ChunkStore,
+    progress: Progress | None = None,
+) -> ChunkOutcomes:
+    """Review every chunk; raises ModelsUnavailable/QuotaPaused for the caller to defer."""
+    outcomes = ChunkOutcomes()
+    total = len(prepared.chunks)
+    done = 0
+
+    async def review(chunk: Chunk) -> None:
+        stored = await store.get(chunk.id)
+        if stored is not None:
+            outcomes.results.append((chunk, stored))
+            return
+        messages = [
+            {"role": m["role"], "content": m["content"]}
+            for m in render_messages(prepared.context, chunk)
+        ]
+        try:
+            result = await reviewer.review_chunk(
+                messages,
+                chunk_tokens=prepared.estimator.estimate(chunk.chars),
+                review_key=review_key,
+            )
+        except ContextTooLong:
+            try:
+                halves = split_chunk(chunk)
+            except ChunkNotSplittable:
+                reason = "too long for the model's context even alone"
+                outcomes.unsplittable.append(DroppedChunk(chunk.id, reason, list(chunk.paths)))
+                return
+            log.info("chunk_split", chunk=chunk.id, into=[h.id for h in halves])
+            await asyncio.gather(*(review(half) for half in halves))
+            return
+        await store.put(chunk.id, result)
+        outcomes.results.append((chunk, result))
+
+    async def top_level(chunk: Chunk) -> None:
+        nonlocal done
+        await review(chunk)
+        done += 1
+        if progress is not None:
+            maybe = progress(done, total, outcomes.usage)
+            if maybe is not None:
+                await maybe
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for chunk in prepared.chunks:
+                group.create_task(top_level(chunk))
+    except BaseExceptionGroup as failed:
+        # The first failure cancels the other chunks (their answers so far are
+        # checkpointed); callers see that failure itself, not a group.
+        raise _first_error(failed) from None
+    return outcomes
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewResult:
+    """Placed findings and what the summary reports about how they were made."""
+
+    placement: Placement
+    chunk_summaries: list[str]
+    dropped: list[DroppedChunk]
+    tokens: TokenUse
+    models: list[str]
+    fallback_model: str | None
+    fallback_reason: str | None
+    thinking: bool | None
+    notes: list[str]
+
+
+def conclude_review(
+    prepared: PreparedReview,
+    outcomes: ChunkOutcomes,
+    *,
+    cap: int,
+    earlier: frozenset[str] = frozenset(),
+) -> ReviewResult:
+    """Place, deduplicate, rank and cap the findings of every answered chunk."""
+    ordered = sorted(outcomes.results, key=lambda pair: _chunk_order(prepared, pair[0]))
+    findings: list[Finding] = []
+    summaries: list[str] = []
+    dropped = list(outcomes.unsplittable)
+    notes: list[str] = []
+    models: list[str] = []
+    fallback_model = fallback_reason = None
+    for chunk, result in ordered:
+        notes.extend(n for n in result.notes if n not in notes)
+        if result.model not in models:
+            models.append(result.model)
+        if result.role == "fallback":
+            fallback_model = result.model
+            fallback_reason = next((n for n in result.notes if "fallback" in n), None)
+        if result.answer is None:
+            reason = next((n for n in result.notes if "dropped" in n), "unusable answer")
+            dropped.append(DroppedChunk(chunk.id, reason, list(chunk.paths)))
+            continue
+        findings.extend(result.answer.findings)
+        if result.answer.summary.strip():
+            summaries.append(result.answer.summary)
+    placement = place_findings(
+        findings, prepared.anchors, cap=cap, earlier=earlier, line_text=line_texts(prepared.parsed)
+    )
+    usage = outcomes.usage
+    thinking = {result.thinking for _, result in outcomes.results}
+    return ReviewResult(
+        placement=placement,
+        chunk_summaries=summaries,
+        dropped=dropped,
+        tokens=TokenUse(prompt=usage.prompt, completion=usage.completion, cached=usage.cached),
+        models=models,
+        fallback_model=fallback_model,
+        fallback_reason=fallback_reason,
+        thinking=thinking.pop() if len(thinking) == 1 else None,
+        notes=notes,
+    )
+
+
+def _chunk_order(prepared: PreparedReview, chunk: Chunk) -> tuple[int, str]:
+    """Chunks in diff order (split halves after their parent's position), for stable output."""
+    positions = {c.id: i for i, c in enumerate(prepared.chunks)}
+    first_path = chunk.paths[0] if chunk.paths else ""
+    fallback = next((i for i, c in enumerate(prepared.chunks) if first_path in c.paths), 0)
+    return positions.get(chunk.id, fallback), chunk.id
