@@ -1,47 +1,24 @@
-"""pytest fixtures for the fake GitHub: an App key pair and a running fake server.
+"""pytest fixtures for the fake GitHub: the App's key pair and a running fake server.
 
-Register them in tests/conftest.py with:
-
-    pytest_plugins = ["tests.fakes.github_fixtures"]
+Test modules of this area load them with `pytest_plugins = ["tests.fakes.github_fixtures"]`;
+to offer them to every test, put that line in tests/conftest.py instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fakes.github_helpers import TEST_APP_ID, AppKeys, generate_app_keys
 from tests.fakes.github_server import FakeGitHub
-from worker.secrets import Secret
-
-TEST_APP_ID = 424242
-
-
-@dataclass(frozen=True)
-class AppKeys:
-    """The test App's RSA key pair (PEM); the fake checks JWTs with `public_pem`."""
-
-    private_pem: Secret
-    public_pem: str
 
 
 @pytest.fixture(scope="session")
 def github_app_keys() -> AppKeys:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return AppKeys(Secret(private), public)
+    """One RSA key pair per session (generating one takes ~50 ms)."""
+    return generate_app_keys()
 
 
 @pytest.fixture
@@ -52,3 +29,10 @@ def fake_github(github_app_keys: AppKeys) -> Iterator[FakeGitHub]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+async def github_http() -> AsyncIterator[httpx.AsyncClient]:
+    """The httpx client the App token exchange uses (one per worker in production)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client

@@ -84,6 +84,7 @@ class FakeRepo:
     # GitHub leaves `patch` out of a file whose diff is too large; tests set the threshold.
     no_patch_over_lines: int | None = None
     no_patch_paths: set[str] = field(default_factory=set)
+    _entries: dict[tuple[Any, ...], list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
@@ -186,6 +187,12 @@ class FakeRepo:
 
     def diff_entries(self, base: str, head: str) -> list[dict[str, Any]]:
         """GitHub's file entries for base...head (three-dot: from the merge base)."""
+        key = (base, head, frozenset(self.no_patch_paths), self.no_patch_over_lines)
+        if key not in self._entries:  # commits never change, so neither do their diffs
+            self._entries[key] = self._diff_entries(base, head)
+        return self._entries[key]
+
+    def _diff_entries(self, base: str, head: str) -> list[dict[str, Any]]:
         merge_base = self.merge_base(base, head)
         old = self.commits[merge_base] if merge_base else None
         new = self.commits[head]

@@ -54,6 +54,9 @@ class FetchLimits:
     parallel: int = 4  # content downloads in flight for one review
 
 
+DEFAULT_LIMITS: Final = FetchLimits()
+
+
 class FetchedFiles(msgspec.Struct, frozen=True):
     """Every changed file, and what of it cannot be reviewed.
 
@@ -215,7 +218,7 @@ async def changed_files(
     *,
     base_ref: str,
     head_ref: str,
-    limits: FetchLimits = FetchLimits(),
+    limits: FetchLimits = DEFAULT_LIMITS,
 ) -> FetchedFiles:
     """`ChangedFile`s for GitHub file entries of `base_ref...head_ref` (a PR, or a compare)."""
     rebuilder = _Rebuilder(reader, base_ref, head_ref, limits)
@@ -225,7 +228,7 @@ async def changed_files(
 
 
 async def fetch_pull_request_files(
-    reader: ContentReader, pr: PullRequestInfo, *, limits: FetchLimits = FetchLimits()
+    reader: ContentReader, pr: PullRequestInfo, *, limits: FetchLimits = DEFAULT_LIMITS
 ) -> FetchedFiles:
     """The whole PR: every listed file (GitHub lists up to 3000), patches filled in."""
     entries = await reader.pull_request_files(pr.number)

@@ -19,6 +19,7 @@ from typing import Final, Literal
 import msgspec
 
 from worker.diff.fetch import (
+    DEFAULT_LIMITS,
     ContentReader,
     FetchedFiles,
     FetchLimits,
@@ -62,7 +63,7 @@ async def review_scope(
     *,
     last_reviewed_sha: str | None,
     full: bool = False,
-    limits: FetchLimits = FetchLimits(),
+    limits: FetchLimits = DEFAULT_LIMITS,
 ) -> ReviewScope:
     """Decide full vs incremental and fetch the files; never raises for a force-push."""
     pr_files = await fetch_pull_request_files(reader, pr, limits=limits)

@@ -88,6 +88,9 @@ def read_retry() -> Retry:
         backoff_factor=0.5,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD"}),
+        # urllib3 would otherwise sleep out any 429/503 Retry-After (an hour, even)
+        # inside the worker thread; rate limits are handled in `_run` instead.
+        respect_retry_after_header=False,
         raise_on_status=False,
     )
 
@@ -163,7 +166,7 @@ class GitHubReader:
         def read(repo: Repository) -> dict[str, Any] | list[Any]:
             found = repo.get_contents(path, ref=ref)
             if isinstance(found, list):
-                return [item.raw_data for item in found]
+                return []  # a directory; its entries are not needed (and would be fetched)
             return _raw(found)
 
         try:
@@ -211,7 +214,7 @@ class GitHubReader:
             seconds_between_requests=None,
             lazy=True,
         )
-        return _PooledClient(github, auth, github.get_repo(self.repo.full_name, lazy=True))
+        return _PooledClient(github, auth, github.get_repo(self.repo.full_name))
 
     async def _borrow(self) -> _PooledClient:
         if self._pool.empty() and self._created < self._size:
