@@ -135,7 +135,7 @@ class _RepoReads:
         repo, pull = self.pull_of(request)
         if "diff" in request.headers.get("accept", ""):
             return self.pull_diff(repo, pull)
-        entries = repo.diff_entries(pull.base_sha, pull.head_sha)
+        entries = repo.diff_entries(repo.base_of(pull), pull.head_sha)
         url = f"{self.fake.url}/repos/{repo.full_name}/pulls/{pull.number}"
         return Reply(
             200,
@@ -150,7 +150,11 @@ class _RepoReads:
                 "body": pull.body or None,
                 "user": {"login": pull.user, "type": "User"},
                 "head": {"sha": pull.head_sha, "ref": pull.head_ref, "repo": self.repo_json(repo)},
-                "base": {"sha": pull.base_sha, "ref": pull.base_ref, "repo": self.repo_json(repo)},
+                "base": {
+                    "sha": repo.base_of(pull),
+                    "ref": pull.base_ref,
+                    "repo": self.repo_json(repo),
+                },
                 "changed_files": len(entries),
                 "additions": sum(e["additions"] for e in entries),
                 "deletions": sum(e["deletions"] for e in entries),
@@ -159,7 +163,7 @@ class _RepoReads:
         )
 
     def pull_diff(self, repo: FakeRepo, pull: FakePull) -> Reply:
-        entries = repo.diff_entries(pull.base_sha, pull.head_sha)
+        entries = repo.diff_entries(repo.base_of(pull), pull.head_sha)
         lines = sum(e["changes"] for e in entries)
         if len(entries) > DIFF_MAX_FILES or lines > DIFF_MAX_LINES:
             what = (
@@ -184,7 +188,7 @@ class _RepoReads:
 
     def pull_files(self, request: Request) -> Reply:
         repo, pull = self.pull_of(request)
-        entries = repo.diff_entries(pull.base_sha, pull.head_sha)
+        entries = repo.diff_entries(repo.base_of(pull), pull.head_sha)
         return paginate(request, entries, cap=self.fake.pr_files_cap)
 
     def compare(self, request: Request) -> Reply:

@@ -147,6 +147,10 @@ class FakeRepo:
         self.branches[pull.head_ref] = sha
 
     # --- what GitHub derives -----------------------------------------------------
+    def base_of(self, pull: FakePull) -> str:
+        """The PR's base commit: the base branch's tip (GitHub follows the branch)."""
+        return self.branches.get(pull.base_ref, pull.base_sha)
+
     def resolve(self, ref: str) -> str | None:
         if ref in self.commits:
             return ref
