@@ -99,6 +99,7 @@ class FakeGitHub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.rate_remaining = 5000
+        self.written = github_writes.Written()  # what the product wrote (reviews, comments...)
         github_routes.register(self)
         github_writes.register(self)
 
@@ -235,6 +236,8 @@ class FakeGitHub:
             reply = self._answer(request)
         except ApiError as exc:
             reply = exc.reply
+        except Exception as exc:  # a bug in the fake: answer 500 so the test shows it
+            reply = Reply(500, {"message": f"fake GitHub failed: {exc!r}"})
         call.status = reply.status
         self._send(http, reply)
 
