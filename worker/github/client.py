@@ -228,9 +228,13 @@ class GitHubReader:
         while True:
             token = await self._tokens.token_for(self.repo)
             client = await self._borrow()
+            cancelled = False
             try:
                 client.auth.current = token
                 return await asyncio.to_thread(read, client.repo)
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
             except GithubException as exc:
                 error = _translate(
                     exc, what=what, url=f"{self._api_url}/repos/{self.repo.full_name}"
@@ -238,7 +242,10 @@ class GitHubReader:
             except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
                 error = GitHubUnavailable(f"{what}: {type(exc).__name__}", url=self._api_url)
             finally:
-                self._pool.put_nowait(client)
+                if cancelled:  # the thread may still be using this client: never lend it again
+                    self._created -= 1
+                else:
+                    self._pool.put_nowait(client)
             if isinstance(error, GitHubAuthError) and not auth_retried:
                 # The cached token was revoked or expired early: mint a new one, once.
                 auth_retried = True
