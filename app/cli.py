@@ -100,7 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _not_yet("`review <PR URL>`")
     if args.command == "doctor":
         return _not_yet("`doctor`")
-    return _not_yet("`usage`")
+    import asyncio
+
+    from app.usage_cli import print_usage
+
+    settings = _settings("usage", quiet=True)
+    return asyncio.run(print_usage(settings, as_json=args.json, out=sys.stdout, err=sys.stderr))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ import redis.asyncio as aioredis
 
 from tests.support.redis_server import RedisServer, answers_ping
 
+# The fake GitHub REST server's fixtures (fake_github, github_app_keys, github_http).
+pytest_plugins = ["tests.fakes.github_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:

@@ -16,8 +16,6 @@ from worker.diff.fetch import FetchLimits, fetch_pull_request_files, looks_binar
 from worker.diff.model import ChangedFile
 from worker.github.client import GitHubReader
 
-pytest_plugins = ["tests.fakes.github_fixtures"]
-
 CONTENTS = "/repos/{o}/{r}/contents/{path+}"
 OLD = "".join(f"line {i}\n" for i in range(1, 41))
 NEW = OLD.replace("line 5\n", "line five\n").replace("line 30\n", "") + "line 41\n"

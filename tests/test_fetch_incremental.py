@@ -11,8 +11,6 @@ from tests.fakes.github_state import FakeRepo
 from worker.diff.incremental import review_scope
 from worker.github.client import GitHubReader
 
-pytest_plugins = ["tests.fakes.github_fixtures"]
-
 COMPARE = "/repos/{o}/{r}/compare/{basehead}"
 
 

@@ -30,8 +30,6 @@ from worker.secrets import Secret
 
 ACCESS_TOKENS = "/app/installations/{id}/access_tokens"
 
-pytest_plugins = ["tests.fakes.github_fixtures"]
-
 
 def _repo_with_pr(fake: FakeGitHub, name: str = "octo/widgets", installation: int = 7) -> FakeRepo:
     repo = fake.add_repo(name, installation_id=installation)

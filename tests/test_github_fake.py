@@ -13,8 +13,6 @@ from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo
 from worker.github.auth import make_app_jwt
 
-pytest_plugins = ["tests.fakes.github_fixtures"]
-
 TOKEN = "ghp_" + "t" * 36
 OLD = "".join(f"line {i}\n" for i in range(1, 31))
 NEW = OLD.replace("line 3\n", "line three\n").replace("line 25\n", "line 25!\n")

@@ -24,8 +24,6 @@ from worker.logs import configure_logging
 PR_FILES = "/repos/{o}/{r}/pulls/{n}/files"
 PULL = "/repos/{o}/{r}/pulls/{n}"
 
-pytest_plugins = ["tests.fakes.github_fixtures"]
-
 
 def _pr_with_files(fake: FakeGitHub, count: int) -> FakeRepo:
     repo = fake.add_repo("octo/widgets", installation_id=7)

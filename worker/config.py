@@ -139,7 +139,7 @@ class Settings:
                 "GITHUB_WEBHOOK_SECRET: required by `serve`; the receiver refuses unsigned "
                 "webhooks (set the same value as the App's webhook secret)"
             )
-        if command in ("worker", "review", "review_diff") and self.llm.main is None:
+        if command in ("worker", "review", "review_diff", "usage") and self.llm.main is None:
             problems.append("API_OPEN_AI_API_KEY: required: the key for the main model")
         if command == "worker" and (self.github.app_id is None or self.github.private_key is None):
             problems.append(
