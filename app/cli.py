@@ -99,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _review_diff(args.diff, as_json=args.json)
         return _not_yet("`review <PR URL>`")
     if args.command == "doctor":
-        return _not_yet("`doctor`")
+        from app.doctor import doctor_main
+
+        return doctor_main(os.environ, sys.stdout)
     import asyncio
 
     from app.usage_cli import print_usage

@@ -1,0 +1,334 @@
+"""`kimi-review doctor`: check every setting and service, keep going after a failure.
+
+The settings are read leniently: each problem `load_settings` reports becomes a
+✗ line naming its variable, then the offending variables are left out and the
+settings read again, so the model endpoints, GitHub, Redis and the webhook
+secret are still checked with what is usable. A check that depends on a
+variable left out says so instead of guessing. Each check talks to its
+service once, with short timeouts, and never raises: a failure is a result.
+Rendering is in app/doctor_report.py; this module only gathers the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, TextIO
+from urllib.parse import urlsplit
+
+import httpx
+import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, RedisError
+
+from app.doctor_report import Check, exit_code, render_checklist
+from worker.config import ModelEndpoint, Settings, load_settings
+from worker.envparse import SettingsError
+from worker.github.auth import app_headers, make_app_jwt
+from worker.llm.advice import url_variable
+from worker.llm.probe import probe_endpoint
+from worker.secrets import Secret, redact_url
+
+HTTP_TIMEOUT: Final = httpx.Timeout(15.0, connect=5.0)
+REDIS_TIMEOUT: Final = 3.0
+WEBHOOK_SECRET_MIN: Final = 16
+# Variables whose raw values are secrets: scrubbed from the output even when
+# the settings could not be read at all.
+SECRET_VARIABLES: Final = (
+    "API_OPEN_AI_API_KEY",
+    "API_LLM_FALLBACK_API_KEY",
+    "GITHUB_APP_PRIVATE_KEY",
+    "GITHUB_WEBHOOK_SECRET",
+    "GITHUB_TOKEN",
+)
+_MAX_RELOADS: Final = 5
+
+
+@dataclass(slots=True)
+class LenientSettings:
+    """The settings as far as they could be read, and what was left out to read them."""
+
+    settings: Settings | None
+    problems: list[str] = field(default_factory=list)
+    left_out: set[str] = field(default_factory=set)
+
+
+def _variable_of(problem: str) -> str:
+    return problem.partition(":")[0].strip()
+
+
+def load_lenient(environ: Mapping[str, str]) -> LenientSettings:
+    """Read the settings; on problems, drop the variables they name and read again."""
+    env = dict(environ)
+    found = LenientSettings(None)
+    for _ in range(_MAX_RELOADS):
+        try:
+            found.settings = load_settings(env)
+        except SettingsError as exc:
+            if not found.problems:  # later passes only echo the gaps we made ourselves
+                found.problems = list(exc.problems)
+            dropped = {_variable_of(p) for p in exc.problems} & env.keys()
+            if not dropped:
+                return found
+            for name in dropped:
+                del env[name]
+            found.left_out |= dropped
+        else:
+            return found
+    return found
+
+
+def settings_checks(loaded: LenientSettings) -> list[Check]:
+    if not loaded.problems:
+        return [Check("settings", "pass", "every variable read")]
+    checks = []
+    for problem in loaded.problems:
+        name, _, message = problem.partition(":")
+        checks.append(
+            Check(name.strip(), "fail", message.strip() or "invalid", "correct this variable")
+        )
+    if loaded.settings is None:
+        checks.append(
+            Check(
+                "settings",
+                "fail",
+                "could not be read even with the variables above left out; "
+                "the checks that need them were skipped",
+                "fix the variables above and run doctor again",
+            )
+        )
+    return checks
+
+
+def _model_variable(role: str) -> str:
+    return "API_LLM_PROVIDER_MODEL" if role == "main" else "API_LLM_FALLBACK_MODEL"
+
+
+async def endpoint_check(endpoint: ModelEndpoint, http: httpx.AsyncClient) -> Check:
+    """GET /models with the key; the configured model must be in the list."""
+    result = await probe_endpoint(endpoint, http)
+    name = f"{endpoint.role} model ({endpoint.model})"
+    if result.problem is not None:
+        return Check(name, "fail", f"GET {result.url}: {result.problem}", result.advice)
+    if result.note is not None and "is not in the endpoint's list" in result.note:
+        return Check(
+            name,
+            "fail",
+            f"GET {result.url}: model not found: {result.note}",
+            f"confirm the model name in {_model_variable(endpoint.role)} "
+            f"(and that {url_variable(endpoint)} is the endpoint that serves it)",
+        )
+    if result.note is not None:
+        return Check(name, "warn", f"GET {result.url}: key accepted, but {result.note}")
+    return Check(name, "pass", f"GET {result.url}: key accepted, model offered")
+
+
+def _missing_endpoint(role: str, loaded: LenientSettings) -> Check | None:
+    if role == "fallback":
+        return Check("fallback model", "pass", "not configured (optional)")
+    if "API_OPEN_AI_API_KEY" in loaded.left_out or loaded.settings is None:
+        return None  # already a ✗ line of its own
+    return Check(
+        "main model",
+        "fail",
+        "API_OPEN_AI_API_KEY is not set",
+        "set API_OPEN_AI_API_KEY to a Kimi developer API key (platform.moonshot.ai)",
+    )
+
+
+async def model_checks(loaded: LenientSettings, http: httpx.AsyncClient) -> list[Check]:
+    if loaded.settings is None:
+        return []
+    llm = loaded.settings.llm
+    checks: list[Check] = []
+    for role, endpoint in (("main", llm.main), ("fallback", llm.fallback)):
+        if endpoint is not None:
+            checks.append(await endpoint_check(endpoint, http))
+        else:
+            missing = _missing_endpoint(role, loaded)
+            if missing is not None:
+                checks.append(missing)
+    return checks
+
+
+async def _get(http: httpx.AsyncClient, url: str, token: Secret, scheme: str) -> httpx.Response:
+    return await http.get(url, headers=app_headers(token, scheme=scheme))
+
+
+def _github_error(response: httpx.Response) -> str:
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return f"HTTP {response.status_code}" + (f": {message}" if isinstance(message, str) else "")
+
+
+async def app_checks(
+    api_url: str, app_id: int, private_key: Secret, http: httpx.AsyncClient
+) -> list[Check]:
+    """JWT -> GET /app (who we are) -> GET /app/installations (where we are installed)."""
+    root = api_url.rstrip("/")
+    token = make_app_jwt(app_id, private_key, now=time.time())
+    app_url = f"{root}/app"
+    try:
+        answer = await _get(http, app_url, token, "Bearer")
+    except httpx.TransportError as exc:
+        return [
+            Check(
+                "GitHub App",
+                "fail",
+                f"GET {redact_url(app_url)}: nothing answered ({type(exc).__name__})",
+                "check GITHUB_API_URL and the network",
+            )
+        ]
+    if answer.status_code != 200:
+        fix = (
+            "GITHUB_APP_ID and the private key must belong to the same App, "
+            "and this machine's clock must be right"
+            if answer.status_code == 401
+            else "check GITHUB_API_URL (the REST API root, e.g. https://api.github.com)"
+        )
+        return [Check("GitHub App", "fail", f"GET {app_url}: {_github_error(answer)}", fix)]
+    app = answer.json()
+    shown = f"{app.get('name') or app.get('slug')} (id {app_id})"
+    checks = [Check("GitHub App", "pass", f"GET {app_url}: authenticated as {shown}")]
+    checks.append(await _installations_check(root, token, http))
+    return checks
+
+
+async def _installations_check(root: str, token: Secret, http: httpx.AsyncClient) -> Check:
+    url = f"{root}/app/installations?per_page=100"
+    try:
+        answer = await _get(http, url, token, "Bearer")
+    except httpx.TransportError as exc:
+        return Check("GitHub App installations", "fail", f"GET {url}: {type(exc).__name__}")
+    if answer.status_code != 200:
+        return Check("GitHub App installations", "fail", f"GET {url}: {_github_error(answer)}")
+    count = len(answer.json())
+    if count == 0:
+        return Check(
+            "GitHub App installations",
+            "warn",
+            f"GET {url}: the App is not installed anywhere",
+            "install the App on a repository (App settings -> Install App)",
+        )
+    more = "+" if 'rel="next"' in answer.headers.get("link", "") else ""
+    return Check("GitHub App installations", "pass", f"GET {url}: {count}{more} installation(s)")
+
+
+async def token_check(settings: Settings, token: Secret, http: httpx.AsyncClient) -> Check:
+    url = f"{settings.github.api_url.rstrip('/')}/user"
+    try:
+        answer = await _get(http, url, token, "Bearer")
+    except httpx.TransportError as exc:
+        return Check("GITHUB_TOKEN", "fail", f"GET {url}: {type(exc).__name__}")
+    if answer.status_code != 200:
+        return Check(
+            "GITHUB_TOKEN",
+            "fail",
+            f"GET {url}: {_github_error(answer)}",
+            "create a new token with read access to the repositories to review",
+        )
+    return Check("GITHUB_TOKEN", "pass", f"GET {url}: accepted")
+
+
+async def github_checks(loaded: LenientSettings, http: httpx.AsyncClient) -> list[Check]:
+    if loaded.settings is None:
+        return []
+    settings = loaded.settings
+    github = settings.github
+    app_vars = {"GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_PATH"}
+    if github.app_id is not None and github.private_key is not None:
+        return await app_checks(github.api_url, github.app_id, github.private_key, http)
+    checks: list[Check] = []
+    if github.token is not None:
+        checks.append(await token_check(settings, github.token, http))
+    if loaded.left_out & app_vars:
+        checks.append(Check("GitHub App", "fail", "not checked: an App variable above is invalid"))
+    else:
+        checks.append(
+            Check(
+                "GitHub App",
+                "fail",
+                "not configured: `serve` and `worker` authenticate as the GitHub App",
+                "set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH)",
+            )
+        )
+    return checks
+
+
+async def redis_check(url: Secret) -> Check:
+    """PING with a short timeout; the URL is shown with its password redacted."""
+    shown = redact_url(url.reveal())
+    client = aioredis.Redis.from_url(
+        url.reveal(), socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
+    )
+    try:
+        await client.ping()
+    except AuthenticationError:
+        return Check("Redis", "fail", f"PING {shown}: password refused", "check REDIS_URL")
+    except (RedisError, OSError) as exc:
+        return Check(
+            "Redis",
+            "fail",
+            f"PING {shown}: no answer ({type(exc).__name__})",
+            "start Redis, or point REDIS_URL at it",
+        )
+    finally:
+        await client.aclose()
+    return Check("Redis", "pass", f"PING {shown}: PONG")
+
+
+def webhook_secret_check(loaded: LenientSettings) -> Check | None:
+    if loaded.settings is None:
+        return None
+    secret = loaded.settings.github.webhook_secret
+    name = "GITHUB_WEBHOOK_SECRET"
+    if secret is None:
+        return Check(
+            name,
+            "fail",
+            "not set: `serve` refuses to start without it",
+            "set the same value as the App's webhook secret",
+        )
+    if len(secret.reveal()) < WEBHOOK_SECRET_MIN:
+        return Check(
+            name,
+            "warn",
+            f"set, but shorter than {WEBHOOK_SECRET_MIN} characters",
+            "use a long random value (openssl rand -hex 32) here and in the App's settings",
+        )
+    return Check(name, "pass", f"set ({WEBHOOK_SECRET_MIN}+ characters)")
+
+
+async def run_doctor(environ: Mapping[str, str]) -> list[Check]:
+    """Every check, in checklist order; never raises for a failing check."""
+    loaded = load_lenient(environ)
+    checks = settings_checks(loaded)
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
+        checks += await model_checks(loaded, http)
+        checks += await github_checks(loaded, http)
+    if loaded.settings is not None and "REDIS_URL" not in loaded.left_out:
+        checks.append(await redis_check(loaded.settings.redis_url))
+    webhook = webhook_secret_check(loaded)
+    if webhook is not None:
+        checks.append(webhook)
+    return checks
+
+
+def known_secrets(environ: Mapping[str, str]) -> list[str]:
+    """Raw secret values from the environment (even unparseable ones), for scrubbing."""
+    found = [environ.get(name, "") for name in SECRET_VARIABLES]
+    # The Redis URL itself is shown (redacted); only its password is secret.
+    found.append(urlsplit(environ.get("REDIS_URL", "")).password or "")
+    pem = environ.get("GITHUB_APP_PRIVATE_KEY", "")
+    found += [line for line in pem.replace("\\n", "\n").splitlines() if len(line) >= 16]
+    return [value for value in found if value.strip()]
+
+
+def doctor_main(environ: Mapping[str, str], out: TextIO) -> int:
+    """Run every check, print the checklist, return the exit code (1 on any ✗)."""
+    checks = asyncio.run(run_doctor(environ))
+    out.write(render_checklist(checks, known_secrets(environ)))
+    return exit_code(checks)
