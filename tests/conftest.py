@@ -16,8 +16,9 @@ import redis.asyncio as aioredis
 
 from tests.support.redis_server import RedisServer, answers_ping
 
-# The fake GitHub REST server's fixtures (fake_github, github_app_keys, github_http).
-pytest_plugins = ["tests.fakes.github_fixtures"]
+# Fixtures of the fake servers: GitHub REST (fake_github, github_app_keys, github_http)
+# and the model providers (kimi, claude, http).
+pytest_plugins = ["tests.fakes.github_fixtures", "tests.fakes.model_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.fakes.model_gate import RecordingSleep
 from tests.fakes.model_replies import anthropic_ok, kimi_ok
 from tests.fakes.model_servers import FakeAnthropic, FakeKimi
 from tests.fakes.model_stack import (
     FALLBACK_KEY,
-    MAIN_KEY,
     MESSAGES,
     Stack,
     build_stack,
@@ -24,18 +21,6 @@ from tests.fakes.model_stack import (
 from worker.llm.base import ModelReply, TokenUsage
 from worker.llm.chunk_review import parse_reply, strip_code_fence
 from worker.llm.requests import AUTO_THINKING_MIN_TOKENS
-
-
-@pytest.fixture
-def kimi() -> Iterator[FakeKimi]:
-    with FakeKimi(api_key=MAIN_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 def _stack(kimi: FakeKimi, http: httpx.AsyncClient, **llm: Any) -> Stack:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -19,24 +18,6 @@ from worker.llm.openai_compat import OpenAICompatClient
 from worker.llm.requests import AUTO_THINKING_MIN_TOKENS, wants_thinking
 from worker.llm.transport import open_http_client
 from worker.version import user_agent
-
-
-@pytest.fixture
-def kimi() -> Iterator[FakeKimi]:
-    with FakeKimi(api_key=MAIN_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def claude() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=FALLBACK_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 def _kimi_client(kimi: FakeKimi, http: httpx.AsyncClient, **llm: Any) -> OpenAICompatClient:

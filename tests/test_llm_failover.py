@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,24 +44,6 @@ from worker.llm.errors import ContextTooLong, ModelsUnavailable, QuotaPaused
 from worker.version import user_agent
 
 COOLDOWN = 300
-
-
-@pytest.fixture
-def kimi() -> Iterator[FakeKimi]:
-    with FakeKimi(api_key=MAIN_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def claude() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(api_key=FALLBACK_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10, connect=2)) as client:
-        yield client
 
 
 @pytest.fixture

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
 from tests.fakes.model_replies import kimi_code_agents_only
 from tests.fakes.model_servers import FakeAnthropic, FakeKimi
@@ -13,12 +10,6 @@ from tests.fakes.model_stack import FALLBACK_KEY, MAIN_KEY, endpoint
 from tests.support.redis_server import free_port
 from worker.llm.probe import probe_endpoint
 from worker.version import user_agent
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5, connect=2)) as client:
-        yield client
 
 
 async def test_probe_passes_when_the_key_works_and_the_model_is_offered(
