@@ -12,7 +12,6 @@ Rendering is in app/doctor_report.py; this module only gathers the results.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, TextIO
@@ -22,10 +21,10 @@ import httpx
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError
 
+from app.doctor_github import github_checks
 from app.doctor_report import Check, exit_code, render_checklist
 from worker.config import ModelEndpoint, Settings, load_settings
 from worker.envparse import SettingsError
-from worker.github.auth import app_headers, make_app_jwt
 from worker.llm.advice import url_variable
 from worker.llm.probe import probe_endpoint
 from worker.secrets import Secret, redact_url
@@ -152,112 +151,6 @@ async def model_checks(loaded: LenientSettings, http: httpx.AsyncClient) -> list
     return checks
 
 
-async def _get(http: httpx.AsyncClient, url: str, token: Secret, scheme: str) -> httpx.Response:
-    return await http.get(url, headers=app_headers(token, scheme=scheme))
-
-
-def _github_error(response: httpx.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return f"HTTP {response.status_code}" + (f": {message}" if isinstance(message, str) else "")
-
-
-async def app_checks(
-    api_url: str, app_id: int, private_key: Secret, http: httpx.AsyncClient
-) -> list[Check]:
-    """JWT -> GET /app (who we are) -> GET /app/installations (where we are installed)."""
-    root = api_url.rstrip("/")
-    token = make_app_jwt(app_id, private_key, now=time.time())
-    app_url = f"{root}/app"
-    try:
-        answer = await _get(http, app_url, token, "Bearer")
-    except httpx.TransportError as exc:
-        return [
-            Check(
-                "GitHub App",
-                "fail",
-                f"GET {redact_url(app_url)}: nothing answered ({type(exc).__name__})",
-                "check GITHUB_API_URL and the network",
-            )
-        ]
-    if answer.status_code != 200:
-        fix = (
-            "GITHUB_APP_ID and the private key must belong to the same App, "
-            "and this machine's clock must be right"
-            if answer.status_code == 401
-            else "check GITHUB_API_URL (the REST API root, e.g. https://api.github.com)"
-        )
-        return [Check("GitHub App", "fail", f"GET {app_url}: {_github_error(answer)}", fix)]
-    app = answer.json()
-    shown = f"{app.get('name') or app.get('slug')} (id {app_id})"
-    checks = [Check("GitHub App", "pass", f"GET {app_url}: authenticated as {shown}")]
-    checks.append(await _installations_check(root, token, http))
-    return checks
-
-
-async def _installations_check(root: str, token: Secret, http: httpx.AsyncClient) -> Check:
-    url = f"{root}/app/installations?per_page=100"
-    try:
-        answer = await _get(http, url, token, "Bearer")
-    except httpx.TransportError as exc:
-        return Check("GitHub App installations", "fail", f"GET {url}: {type(exc).__name__}")
-    if answer.status_code != 200:
-        return Check("GitHub App installations", "fail", f"GET {url}: {_github_error(answer)}")
-    count = len(answer.json())
-    if count == 0:
-        return Check(
-            "GitHub App installations",
-            "warn",
-            f"GET {url}: the App is not installed anywhere",
-            "install the App on a repository (App settings -> Install App)",
-        )
-    more = "+" if 'rel="next"' in answer.headers.get("link", "") else ""
-    return Check("GitHub App installations", "pass", f"GET {url}: {count}{more} installation(s)")
-
-
-async def token_check(settings: Settings, token: Secret, http: httpx.AsyncClient) -> Check:
-    url = f"{settings.github.api_url.rstrip('/')}/user"
-    try:
-        answer = await _get(http, url, token, "Bearer")
-    except httpx.TransportError as exc:
-        return Check("GITHUB_TOKEN", "fail", f"GET {url}: {type(exc).__name__}")
-    if answer.status_code != 200:
-        return Check(
-            "GITHUB_TOKEN",
-            "fail",
-            f"GET {url}: {_github_error(answer)}",
-            "create a new token with read access to the repositories to review",
-        )
-    return Check("GITHUB_TOKEN", "pass", f"GET {url}: accepted")
-
-
-async def github_checks(loaded: LenientSettings, http: httpx.AsyncClient) -> list[Check]:
-    if loaded.settings is None:
-        return []
-    settings = loaded.settings
-    github = settings.github
-    app_vars = {"GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_PATH"}
-    if github.app_id is not None and github.private_key is not None:
-        return await app_checks(github.api_url, github.app_id, github.private_key, http)
-    checks: list[Check] = []
-    if github.token is not None:
-        checks.append(await token_check(settings, github.token, http))
-    if loaded.left_out & app_vars:
-        checks.append(Check("GitHub App", "fail", "not checked: an App variable above is invalid"))
-    else:
-        checks.append(
-            Check(
-                "GitHub App",
-                "fail",
-                "not configured: `serve` and `worker` authenticate as the GitHub App",
-                "set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_PATH)",
-            )
-        )
-    return checks
-
-
 async def redis_check(url: Secret) -> Check:
     """PING with a short timeout; the URL is shown with its password redacted."""
     shown = redact_url(url.reveal())
@@ -308,7 +201,8 @@ async def run_doctor(environ: Mapping[str, str]) -> list[Check]:
     checks = settings_checks(loaded)
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
         checks += await model_checks(loaded, http)
-        checks += await github_checks(loaded, http)
+        if loaded.settings is not None:
+            checks += await github_checks(loaded.settings.github, loaded.left_out, http)
     if loaded.settings is not None and "REDIS_URL" not in loaded.left_out:
         checks.append(await redis_check(loaded.settings.redis_url))
     webhook = webhook_secret_check(loaded)
