@@ -124,6 +124,7 @@ def register(fake: FakeGitHub) -> None:
     pulls = "/repos/{owner}/{repo}/pulls/{number}"
     fake.add_route("POST", f"{pulls}/reviews", writes.create_review, "repo")
     fake.add_route("GET", f"{pulls}/reviews", writes.list_reviews, "repo")
+    fake.add_route("DELETE", f"{pulls}/reviews/{{review_id}}", writes.delete_review, "repo")
     fake.add_route("GET", f"{pulls}/comments", writes.list_review_comments, "repo")
     issues = "/repos/{owner}/{repo}/issues"
     fake.add_route("POST", f"{issues}/{{number}}/comments", writes.create_issue_comment, "repo")
@@ -157,8 +158,8 @@ class _Writes:
             raise not_found()
         body = request.json or {}
         _no_nulls(body)
-        event = body.get("event", "COMMENT")
-        if event not in REVIEW_STATES:
+        event = body.get("event", "PENDING")  # no event: a draft only its author sees
+        if event not in REVIEW_STATES and event != "PENDING":
             raise ApiError(
                 422, "Unprocessable Entity", errors=[f"Invalid event {event}"], doc=REVIEW_DOC
             )
@@ -175,7 +176,7 @@ class _Writes:
             "id": review_id,
             "user": self.bot(),
             "body": body.get("body", ""),
-            "state": REVIEW_STATES[event],
+            "state": REVIEW_STATES.get(event, "PENDING"),
             "commit_id": commit_id,
             "html_url": f"https://github.com/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
         }
@@ -189,6 +190,24 @@ class _Writes:
 
     def list_reviews(self, request: Request) -> Reply:
         return paginate(request, self.written.reviews.get(request.int_param("number"), []))
+
+    def delete_review(self, request: Request) -> Reply:
+        """Only a pending review can be deleted; its comments go with it."""
+        number, review_id = request.int_param("number"), request.int_param("review_id")
+        reviews = self.written.reviews.get(number, [])
+        review = next((r for r in reviews if r["id"] == review_id), None)
+        if review is None:
+            raise not_found()
+        if review["state"] != "PENDING":
+            raise ApiError(
+                422,
+                "Unprocessable Entity",
+                errors=["Can not delete a non-pending pull request review"],
+            )
+        reviews.remove(review)
+        comments = self.written.review_comments.get(number, [])
+        comments[:] = [c for c in comments if c["pull_request_review_id"] != review_id]
+        return Reply(200, review)
 
     def list_review_comments(self, request: Request) -> Reply:
         return paginate(request, self.written.review_comments.get(request.int_param("number"), []))
