@@ -1,0 +1,247 @@
+"""Everything the bot writes on a pull request: ONE review, the sticky summary, check runs.
+
+`ReviewPoster.post_review` is idempotent: it lists the bot's reviews first
+and returns the one already posted for this head (and run). Otherwise it
+posts one review; on a 422 it follows `review.rejections.recovery_for`
+(demote named comments, collapse ranges, or find the refused comments with
+PENDING probe reviews that are deleted at once), then posts the final review
+once, checking again before every re-post that a 422 left no review behind.
+It never posts one request per comment.
+
+The pure decisions live in worker/review (render, rejections, fingerprint,
+check_run); this module only does the HTTP, through `GitHubRest` (paced,
+rate-limit aware).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+import structlog
+
+from worker.github.errors import GitHubRequestFailed
+from worker.github.rest import GitHubRest
+from worker.review.check_run import CheckRunUpdate
+from worker.review.findings import Placement, SummaryFinding, demote_rejected
+from worker.review.fingerprint import already_reviewed, is_summary_comment
+from worker.review.rejections import (
+    Bisection,
+    ClearPendingThenRetry,
+    Repost,
+    Stop,
+    read_rejection,
+    recovery_for,
+)
+from worker.review.render import review_comment, review_payload
+
+log = structlog.get_logger(__name__)
+
+CHECK_RUN_NAME: Final = "Kimi review"
+# First post, a re-post after a demotion or range collapse, one after the
+# bisection, and a last one with every comment in the summary.
+MAX_REVIEW_POSTS: Final = 5
+
+Outcome = Literal["posted", "already_posted", "commit_moved"]
+
+
+class PostedReview(msgspec.Struct, frozen=True, kw_only=True):
+    """What `post_review` did; `placement` is what the review and the summary must show."""
+
+    outcome: Outcome
+    placement: Placement
+    review_id: int | None = None
+    html_url: str | None = None
+    demoted: list[SummaryFinding] = msgspec.field(default_factory=list)  # refused by GitHub
+    probes: int = 0  # pending reviews posted (and deleted) to find refused comments
+
+
+class ReviewPoster:
+    """The write side of one pull request's repository (see the module docstring)."""
+
+    def __init__(self, rest: GitHubRest, *, bot_login: str | None = None) -> None:
+        self.rest = rest
+        self._bot_login = bot_login  # e.g. "kimi-review[bot]"; None: any Bot author
+
+    # --- the review ------------------------------------------------------------
+    async def post_review(
+        self, pr_number: int, head_sha: str, placement: Placement, *, run: str | None = None
+    ) -> PostedReview:
+        """Post the ONE review of `head_sha` (see the module docstring)."""
+        original = placement
+        current = placement
+        ranges_collapsed = False
+        pending_cleared = False
+        probes = 0
+        for attempt in range(MAX_REVIEW_POSTS):
+            found = await self._existing_review(pr_number, head_sha, run)
+            if found is not None:
+                return self._posted(found, "already_posted", original, current, probes)
+            if attempt == MAX_REVIEW_POSTS - 1:  # last chance: nothing inline can be refused
+                current = demote_rejected(current, range(len(current.inline)))
+            response = await self.rest.request(
+                "POST",
+                f"{self._pull(pr_number)}/reviews",
+                json=review_payload(current, head_sha=head_sha, run=run),
+                what=f"posting the review of pull request #{pr_number}",
+                accept=frozenset({422}),
+            )
+            if response.status_code != 422:
+                return self._posted(response.json(), "posted", original, current, probes)
+            rejection = read_rejection(response.content)
+            log.info("review refused", pr=pr_number, kinds=sorted(rejection.kinds))
+            step = recovery_for(rejection, current, ranges_collapsed=ranges_collapsed)
+            if isinstance(step, Stop):
+                return PostedReview(outcome="commit_moved", placement=current, probes=probes)
+            if isinstance(step, ClearPendingThenRetry):
+                if pending_cleared:  # it came back: give up on inline comments
+                    current = demote_rejected(current, range(len(current.inline)))
+                pending_cleared = True
+                await self._delete_pending_reviews(pr_number)
+            elif isinstance(step, Repost):
+                ranges_collapsed |= len(step.placement.inline) == len(current.inline)
+                current = step.placement
+            else:
+                current, used = await self._bisect(pr_number, head_sha, current, step)
+                probes += used
+        raise GitHubRequestFailed(
+            f"pull request #{pr_number}: GitHub refused the review {MAX_REVIEW_POSTS} times",
+            status=422,
+        )
+
+    async def _bisect(
+        self, pr_number: int, head_sha: str, placement: Placement, state: Bisection
+    ) -> tuple[Placement, int]:
+        """Find the refused comments with pending probe reviews; the placement without them."""
+        used = 0
+        while (probe := state.next_probe()) is not None:
+            # No `event`: a PENDING review only its author sees. No body, so no
+            # review marker: a probe left behind is never taken for the review.
+            payload = {
+                "commit_id": head_sha,
+                "comments": [review_comment(placement.inline[i]) for i in probe],
+            }
+            response = await self.rest.request(
+                "POST",
+                f"{self._pull(pr_number)}/reviews",
+                json=payload,
+                what=f"probing {len(probe)} comments on pull request #{pr_number}",
+                accept=frozenset({422}),
+            )
+            used += 1
+            accepted = response.status_code != 422
+            if accepted:
+                await self._delete_review(pr_number, int(response.json()["id"]))
+            state = state.record(accepted)
+        return state.apply(placement), used
+
+    async def _existing_review(
+        self, pr_number: int, head_sha: str, run: str | None
+    ) -> dict[str, Any] | None:
+        reviews = await self.rest.pages(
+            f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
+        )
+        for review in reviews:
+            body = review.get("body")
+            if self._is_ours(review) and already_reviewed([body], head_sha, run):
+                return review
+        return None
+
+    async def _delete_pending_reviews(self, pr_number: int) -> None:
+        reviews = await self.rest.pages(
+            f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
+        )
+        for review in reviews:
+            if self._is_ours(review) and review.get("state") == "PENDING":
+                await self._delete_review(pr_number, int(review["id"]))
+
+    async def _delete_review(self, pr_number: int, review_id: int) -> None:
+        await self.rest.request(
+            "DELETE",
+            f"{self._pull(pr_number)}/reviews/{review_id}",
+            what=f"deleting pending review {review_id} of #{pr_number}",
+        )
+
+    def _posted(
+        self,
+        review: dict[str, Any],
+        outcome: Outcome,
+        original: Placement,
+        current: Placement,
+        probes: int,
+    ) -> PostedReview:
+        before = {f.fingerprint for f in original.in_summary}
+        demoted = [f for f in current.in_summary if f.fingerprint not in before]
+        log.info("review posted", outcome=outcome, review_id=review.get("id"), demoted=len(demoted))
+        return PostedReview(
+            outcome=outcome,
+            placement=current,
+            review_id=int(review["id"]),
+            html_url=review.get("html_url"),
+            demoted=demoted,
+            probes=probes,
+        )
+
+    # --- summary, check runs, reactions ------------------------------------------
+    async def upsert_summary(self, pr_number: int, body: str) -> int:
+        """Edit the bot's sticky summary comment in place, or create it; its id."""
+        issue = f"{self.rest.repo_path}/issues"
+        comments = await self.rest.pages(
+            f"{issue}/{pr_number}/comments", what=f"listing comments of #{pr_number}"
+        )
+        for comment in comments:
+            if self._is_ours(comment) and is_summary_comment(comment.get("body")):
+                comment_id = int(comment["id"])
+                await self.rest.request(
+                    "PATCH",
+                    f"{issue}/comments/{comment_id}",
+                    json={"body": body},
+                    what=f"editing the summary of #{pr_number}",
+                )
+                return comment_id
+        response = await self.rest.request(
+            "POST",
+            f"{issue}/{pr_number}/comments",
+            json={"body": body},
+            what=f"posting the summary of #{pr_number}",
+        )
+        return int(response.json()["id"])
+
+    async def start_check(self, head_sha: str, update: CheckRunUpdate) -> int:
+        """`POST .../check-runs` named "Kimi review" on `head_sha`; the check run's id."""
+        payload = {"name": CHECK_RUN_NAME, "head_sha": head_sha, **update.to_payload()}
+        response = await self.rest.request(
+            "POST",
+            f"{self.rest.repo_path}/check-runs",
+            json=payload,
+            what=f"starting the check run on {head_sha[:12]}",
+        )
+        return int(response.json()["id"])
+
+    async def update_check(self, check_run_id: int, update: CheckRunUpdate) -> None:
+        """`PATCH .../check-runs/{id}` with the new status and text."""
+        await self.rest.request(
+            "PATCH",
+            f"{self.rest.repo_path}/check-runs/{check_run_id}",
+            json=update.to_payload(),
+            what=f"updating check run {check_run_id}",
+        )
+
+    async def react(self, comment_id: int, content: str = "eyes") -> None:
+        """A reaction on an issue comment (a command seen: 👀)."""
+        await self.rest.request(
+            "POST",
+            f"{self.rest.repo_path}/issues/comments/{comment_id}/reactions",
+            json={"content": content},
+            what=f"reacting to comment {comment_id}",
+        )
+
+    # --- plumbing ----------------------------------------------------------------
+    def _pull(self, pr_number: int) -> str:
+        return f"{self.rest.repo_path}/pulls/{pr_number}"
+
+    def _is_ours(self, item: dict[str, Any]) -> bool:
+        user = item.get("user")
+        if not isinstance(user, dict) or user.get("type") != "Bot":
+            return False
+        return self._bot_login is None or user.get("login") == self._bot_login
