@@ -95,3 +95,14 @@ async def test_the_review_ceiling_counts_running_reservations_and_both_keys(
 async def test_no_ceiling_admits_everything(redis: aioredis.Redis) -> None:
     ceiling = ReviewCeiling(redis, None, ["main"])
     assert await ceiling.reserve("r", 10**9)
+
+
+async def test_a_spent_window_tells_the_failover_when_it_refreshes(redis: aioredis.Redis) -> None:
+    """The failover reads `next_refresh` (KnowsRefresh) to defer a paused review until then."""
+    from worker.llm.failover import KnowsRefresh
+
+    anchor = datetime(2031, 1, 1, tzinfo=UTC)
+    settings = QuotaSettings(tokens=100, window_seconds=7 * 86400, anchor=anchor)
+    quota = RedisQuota(redis, "refresh", settings, clock=lambda: anchor.timestamp() + 3600)
+    assert isinstance(quota, KnowsRefresh)
+    assert await quota.next_refresh() == datetime(2031, 1, 8, tzinfo=UTC)

@@ -127,6 +127,11 @@ class RedisQuota:
             start = int(now) if stored is None else int(stored)
         return window_at(start, self._settings.window_seconds, now)
 
+    async def next_refresh(self) -> datetime:
+        """When the current window ends (the failover's `KnowsRefresh`): a paused
+        review is deferred until then."""
+        return (await self.window()).refreshes_at
+
     async def status(self, *, store_anchor: bool = True) -> QuotaStatus:
         window = await self.window(store_anchor=store_anchor)
         used = await self.ledger.window_tokens(window.start)
