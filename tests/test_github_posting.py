@@ -242,3 +242,26 @@ async def test_pacing_keeps_to_80_writes_a_minute() -> None:
     async with other.turn(8):  # another installation has its own lane
         pass
     assert time_.sleeps == [60.0]
+
+
+async def test_a_leftover_pending_review_is_deleted_then_the_review_posted(
+    fake_github: FakeGitHub, repo: FakeRepo, poster: ReviewPoster
+) -> None:
+    """A probe whose DELETE was lost blocks the next review: it is cleared, then one post."""
+    async with httpx.AsyncClient(base_url=fake_github.url) as api:
+        left = await api.post(
+            REVIEWS,
+            headers={"Authorization": f"token {TOKEN}"},
+            json={"commit_id": head(repo), "comments": [{"path": "a.py", "line": 3, "body": "x"}]},
+        )
+    assert left.json()["state"] == "PENDING"
+    pending = {
+        "message": "Unprocessable Entity",
+        "errors": ["User can only have one pending review per pull request"],
+    }
+    fake_github.fail_next("POST", REVIEWS, 422, body=pending)
+    posted = await poster.post_review(1, head(repo), placement(inline(3, 1)))
+    assert posted.outcome == "posted"
+    assert posted.demoted == []
+    assert [r["state"] for r in fake_github.written.reviews[1]] == ["COMMENTED"]
+    assert len(final_posts(fake_github)) == 2
