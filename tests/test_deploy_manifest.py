@@ -82,6 +82,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/app/hook/deliveries/{delivery_id}", ()),
     Endpoint("/app/hook/deliveries/{delivery_id}/attempts", ()),
     Endpoint("/rate_limit", ()),
+    # `doctor` with only GITHUB_TOKEN: the user's own token, no App permission involved.
+    Endpoint("/user", ()),
     Endpoint("/installation/repositories", ("metadata",)),
     Endpoint("/repos/{owner}/{repo}", ("metadata",)),
     Endpoint("/repos/{owner}/{repo}/collaborators/{username}/permission", ("metadata",)),

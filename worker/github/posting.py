@@ -185,23 +185,23 @@ class ReviewPoster:
     # --- summary, check runs, reactions ------------------------------------------
     async def upsert_summary(self, pr_number: int, body: str) -> int:
         """Edit the bot's sticky summary comment in place, or create it; its id."""
-        issue = f"{self.rest.repo_path}/issues"
+        repo = self.rest.repo_path
         comments = await self.rest.pages(
-            f"{issue}/{pr_number}/comments", what=f"listing comments of #{pr_number}"
+            f"{repo}/issues/{pr_number}/comments", what=f"listing comments of #{pr_number}"
         )
         for comment in comments:
             if self._is_ours(comment) and is_summary_comment(comment.get("body")):
                 comment_id = int(comment["id"])
                 await self.rest.request(
                     "PATCH",
-                    f"{issue}/comments/{comment_id}",
+                    f"{repo}/issues/comments/{comment_id}",
                     json={"body": body},
                     what=f"editing the summary of #{pr_number}",
                 )
                 return comment_id
         response = await self.rest.request(
             "POST",
-            f"{issue}/{pr_number}/comments",
+            f"{repo}/issues/{pr_number}/comments",
             json={"body": body},
             what=f"posting the summary of #{pr_number}",
         )
