@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fakes.github_helpers import AppKeys, app_tokens, reader_for
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo, github_patch
 from worker.diff.fetch import FetchLimits, fetch_pull_request_files, looks_binary, unified_patch
@@ -24,16 +22,6 @@ NEW = OLD.replace("line 5\n", "line five\n").replace("line 30\n", "") + "line 41
 @pytest.fixture
 def repo(fake_github: FakeGitHub) -> FakeRepo:
     return fake_github.add_repo("octo/widgets", installation_id=7)
-
-
-@pytest.fixture
-def reader(
-    fake_github: FakeGitHub,
-    repo: FakeRepo,
-    github_app_keys: AppKeys,
-    github_http: httpx.AsyncClient,
-) -> GitHubReader:
-    return reader_for(fake_github, repo, app_tokens(fake_github, github_app_keys, github_http))
 
 
 def _open(

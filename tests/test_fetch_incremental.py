@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.fakes.github_helpers import AppKeys, app_tokens, reader_for
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo
 from worker.diff.incremental import review_scope
@@ -21,16 +19,6 @@ def repo(fake_github: FakeGitHub) -> FakeRepo:
     repo.commit({"a.py": "a = 2\n"}, parent=base, branch="feature", message="first")
     repo.open_pull(1, base="main", head="feature")
     return repo
-
-
-@pytest.fixture
-def reader(
-    fake_github: FakeGitHub,
-    repo: FakeRepo,
-    github_app_keys: AppKeys,
-    github_http: httpx.AsyncClient,
-) -> GitHubReader:
-    return reader_for(fake_github, repo, app_tokens(fake_github, github_app_keys, github_http))
 
 
 async def test_the_first_review_is_full(repo: FakeRepo, reader: GitHubReader) -> None:

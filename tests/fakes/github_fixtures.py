@@ -11,8 +11,16 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.fakes.github_helpers import TEST_APP_ID, AppKeys, generate_app_keys
+from tests.fakes.github_helpers import (
+    TEST_APP_ID,
+    AppKeys,
+    app_tokens,
+    generate_app_keys,
+    reader_for,
+)
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.github_state import FakeRepo
+from worker.github.client import GitHubReader
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +44,14 @@ async def github_http() -> AsyncIterator[httpx.AsyncClient]:
     """The httpx client the App token exchange uses (one per worker in production)."""
     async with httpx.AsyncClient(timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def reader(
+    fake_github: FakeGitHub,
+    repo: FakeRepo,
+    github_app_keys: AppKeys,
+    github_http: httpx.AsyncClient,
+) -> GitHubReader:
+    """A GitHubReader on the test module's `repo` fixture, authenticated as the App."""
+    return reader_for(fake_github, repo, app_tokens(fake_github, github_app_keys, github_http))
