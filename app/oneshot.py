@@ -16,15 +16,14 @@ from typing import TextIO
 import structlog
 
 from app.report import render_json, render_text
-from worker.config import ModelEndpoint, Settings
+from worker.config import Settings
 from worker.diff.local import LocalDiffError, changed_files_from_diff
-from worker.gate_local import LocalGate, UnlimitedGate
+from worker.gate import open_gate
 from worker.llm.base import TokenUsage
 from worker.llm.breaker import LocalBreaker
 from worker.llm.build import build_chunk_reviewer
 from worker.llm.errors import ModelsUnavailable
 from worker.llm.transport import open_http_client
-from worker.ports import ConcurrencyGate
 from worker.review.pipeline import (
     MemoryChunkStore,
     ReviewOptions,
@@ -37,12 +36,6 @@ log = structlog.get_logger("kimi_review.oneshot")
 EXIT_BAD_INPUT = 2
 EXIT_MODELS_UNAVAILABLE = 4
 UNCAPPED = 1_000_000  # a local review prints every finding
-
-
-def local_gate(endpoint: ModelEndpoint) -> ConcurrencyGate:
-    if endpoint.max_concurrent == 0:
-        return UnlimitedGate(endpoint.role)
-    return LocalGate(endpoint.max_concurrent, name=endpoint.role)
 
 
 class ProgressLine:
@@ -96,8 +89,8 @@ async def review_diff(
             llm,
             http=http,
             breaker=LocalBreaker(),
-            main_gate=local_gate(llm.main),
-            fallback_gate=local_gate(llm.fallback) if llm.fallback else None,
+            main_gate=open_gate(llm.main, None),
+            fallback_gate=open_gate(llm.fallback, None) if llm.fallback else None,
         )
         try:
             outcomes = await review_chunks(

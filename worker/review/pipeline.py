@@ -224,7 +224,8 @@ def conclude_review(
     earlier: frozenset[str] = frozenset(),
 ) -> ReviewResult:
     """Place, deduplicate, rank and cap the findings of every answered chunk."""
-    ordered = sorted(outcomes.results, key=lambda pair: _chunk_order(prepared, pair[0]))
+    order = _chunk_order(prepared)
+    ordered = sorted(outcomes.results, key=lambda pair: order(pair[0]))
     findings: list[Finding] = []
     summaries: list[str] = []
     dropped = list(outcomes.unsplittable)
@@ -263,9 +264,18 @@ def conclude_review(
     )
 
 
-def _chunk_order(prepared: PreparedReview, chunk: Chunk) -> tuple[int, str]:
-    """Chunks in diff order (split halves after their parent's position), for stable output."""
+def _chunk_order(prepared: PreparedReview) -> Callable[[Chunk], tuple[int, str]]:
+    """Sort key: chunks in diff order, split halves at their parent's position."""
     positions = {c.id: i for i, c in enumerate(prepared.chunks)}
-    first_path = chunk.paths[0] if chunk.paths else ""
-    fallback = next((i for i, c in enumerate(prepared.chunks) if first_path in c.paths), 0)
-    return positions.get(chunk.id, fallback), chunk.id
+    by_path: dict[str, int] = {}
+    for i, c in enumerate(prepared.chunks):
+        for path in c.paths:
+            by_path.setdefault(path, i)
+
+    def key(chunk: Chunk) -> tuple[int, str]:
+        if chunk.id in positions:
+            return positions[chunk.id], chunk.id
+        first_path = chunk.paths[0] if chunk.paths else ""
+        return by_path.get(first_path, 0), chunk.id
+
+    return key
