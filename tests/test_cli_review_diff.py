@@ -13,34 +13,29 @@ import pytest
 from tests.fakes.model_replies import kimi_error, kimi_ok
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY
+from tests.support.git import git
 from tests.support.processes import KIMI_REVIEW
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout
 
 
 @pytest.fixture
 def diff(tmp_path: Path) -> str:
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "config", "user.email", "t@example.com")
-    _git(tmp_path, "config", "user.name", "t")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
     src = tmp_path / "src"
     src.mkdir()
     (src / "app.py").write_text("def total(items):\n    return 0\n")
     (tmp_path / "yarn.lock").write_text("# lock\n")
-    _git(tmp_path, "add", "-A")
-    _git(tmp_path, "commit", "-qm", "base")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "base")
     (src / "app.py").write_text(
         "def total(items):\n    s = 0\n    for i in range(len(items) - 1):\n"
         "        s += items[i]\n    return s\n"
     )
     (tmp_path / "yarn.lock").write_text("# lock v2\n")
     (tmp_path / ".env").write_text("TOKEN=abc\n")
-    _git(tmp_path, "add", "-A")
-    return _git(tmp_path, "diff", "--cached")
+    git(tmp_path, "add", "-A")
+    return git(tmp_path, "diff", "--cached")
 
 
 @pytest.fixture

@@ -2,43 +2,36 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.git import git
 from worker.diff.local import LocalDiffError, changed_files_from_diff
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    )
-    return done.stdout
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "config", "user.email", "t@example.com")
-    _git(tmp_path, "config", "user.name", "t")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "config", "user.email", "t@example.com")
+    git(tmp_path, "config", "user.name", "t")
     (tmp_path / "x.py").write_text("a = 1\nb = 2\nc = 3\n")
     (tmp_path / "gone.txt").write_text("old\n")
     (tmp_path / "logo.bin").write_bytes(b"\x00\x01binary")
     (tmp_path / "r1.txt").write_text("same\n")
-    _git(tmp_path, "add", "-A")
-    _git(tmp_path, "commit", "-qm", "base")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "base")
     (tmp_path / "x.py").write_text("a = 1\nb = 20\nc = 3\nd = 4\n")
     (tmp_path / "gone.txt").unlink()
     (tmp_path / "logo.bin").write_bytes(b"\x00\x02binary")
     (tmp_path / "new.py").write_text("print('hi')\n")
-    _git(tmp_path, "mv", "r1.txt", "r2.txt")
-    _git(tmp_path, "add", "-A")
+    git(tmp_path, "mv", "r1.txt", "r2.txt")
+    git(tmp_path, "add", "-A")
     return tmp_path
 
 
 def test_git_diff_becomes_one_changed_file_per_file(repo: Path) -> None:
-    files = {f.path: f for f in changed_files_from_diff(_git(repo, "diff", "--cached"))}
+    files = {f.path: f for f in changed_files_from_diff(git(repo, "diff", "--cached"))}
     assert set(files) == {"x.py", "gone.txt", "logo.bin", "new.py", "r2.txt"}
     assert files["x.py"].status == "modified"
     assert files["x.py"].patch == "@@ -1,3 +1,4 @@\n a = 1\n-b = 2\n+b = 20\n c = 3\n+d = 4\n"
