@@ -121,6 +121,34 @@ async def test_thinking_auto_follows_the_chunk_size_on_the_wire(
     ]
 
 
+async def test_a_per_call_thinking_mode_replaces_the_environment_default(
+    kimi: FakeKimi, http: httpx.AsyncClient
+) -> None:
+    """A repository's `thinking = "disabled"` turns thinking off though API_LLM_THINKING is on."""
+    reviewer = _stack(kimi, http, thinking="enabled").reviewer
+    repo_off = await reviewer.review_chunk(
+        MESSAGES, chunk_tokens=5000, review_key="r", thinking="disabled"
+    )
+    default = await reviewer.review_chunk(MESSAGES, chunk_tokens=5000, review_key="r")
+    assert (repo_off.thinking, default.thinking) == (False, True)
+    assert [r.body["thinking"] for r in kimi.requests] == [
+        {"type": "disabled"},
+        {"type": "enabled"},
+    ]
+
+
+async def test_the_reasoning_override_still_wins_over_a_per_call_thinking_mode(
+    kimi: FakeKimi, http: httpx.AsyncClient
+) -> None:
+    override = {"thinking": {"type": "enabled"}}
+    reviewer = _stack(kimi, http, reasoning_override=override).reviewer
+    result = await reviewer.review_chunk(
+        MESSAGES, chunk_tokens=5000, review_key="r", thinking="disabled"
+    )
+    assert result.thinking is True
+    assert kimi.requests[0].body["thinking"] == {"type": "enabled"}
+
+
 async def test_reasoning_text_never_reaches_the_result(
     kimi: FakeKimi, http: httpx.AsyncClient
 ) -> None:

@@ -19,7 +19,7 @@ import msgspec
 import structlog
 
 from worker.answer import ChunkAnswer, decode_answer
-from worker.config import LLMSettings
+from worker.config import LLMSettings, Thinking
 from worker.llm.base import ChatMessage, ChatRequest, ModelReply, Role, TokenUsage
 from worker.llm.failover import Failover, Served
 from worker.llm.requests import wants_thinking
@@ -87,15 +87,25 @@ class ChunkReviewer:
         self._llm = llm
 
     async def review_chunk(
-        self, messages: Iterable[Mapping[str, str]], *, chunk_tokens: int, review_key: str
+        self,
+        messages: Iterable[Mapping[str, str]],
+        *,
+        chunk_tokens: int,
+        review_key: str,
+        thinking: Thinking | None = None,
     ) -> ChunkResult:
-        """Raises ContextTooLong (split and retry), ModelsUnavailable or QuotaPaused (defer)."""
-        thinking = wants_thinking(self._llm.thinking, chunk_tokens, self._llm.reasoning_override)
-        request = ChatRequest.build(messages, thinking=thinking)
+        """Raises ContextTooLong (split and retry), ModelsUnavailable or QuotaPaused (defer).
+
+        `thinking` is the repository's choice (`.kimi-review.toml`), replacing
+        API_LLM_THINKING for this call; API_LLM_REASONING_OVERRIDE still wins.
+        """
+        mode = self._llm.thinking if thinking is None else thinking
+        thinking_on = wants_thinking(mode, chunk_tokens, self._llm.reasoning_override)
+        request = ChatRequest.build(messages, thinking=thinking_on)
         first = await self._failover.call(request, review_key)
         answer, error = parse_reply(first.reply)
         if answer is not None:
-            return self._result(answer, [first], thinking)
+            return self._result(answer, [first], thinking_on)
         log.info("model_answer_unparsable", error=error, model=first.model, review=review_key)
         turns = [ChatMessage("user", REPAIR_PROMPT.format(error=error))]
         if first.reply.text.strip():
@@ -105,8 +115,8 @@ class ChunkReviewer:
         if answer is None:
             log.warning("chunk_dropped_unparsable", error=error, model=second.model)
             note = f"chunk dropped: unparsable answer twice ({error})"
-            return self._result(None, [first, second], thinking, note)
-        return self._result(answer, [first, second], thinking)
+            return self._result(None, [first, second], thinking_on, note)
+        return self._result(answer, [first, second], thinking_on)
 
     def _result(
         self, answer: ChunkAnswer | None, calls: list[Served], thinking: bool, *extra: str
