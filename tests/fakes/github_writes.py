@@ -14,8 +14,17 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
-from tests.fakes.github_http import DOCS, ApiError, Reply, Request, not_found, paginate
+from tests.fakes.github_http import (
+    DOCS,
+    ApiError,
+    Reply,
+    Request,
+    not_found,
+    page_window,
+    paginate,
+)
 from tests.fakes.github_state import FakeRepo, next_id
 
 if TYPE_CHECKING:
@@ -277,7 +286,23 @@ class _Writes:
         return Reply(200, run)
 
     def list_deliveries(self, request: Request) -> Reply:
-        return paginate(request, self.written.deliveries)
+        """Newest first, paged by `cursor` (the first delivery id of the page), as GitHub does.
+
+        https://docs.github.com/rest/apps/webhooks#list-deliveries-for-an-app-webhook
+        """
+        per_page, _ = page_window(request)
+        newest_first = sorted(self.written.deliveries, key=lambda d: int(d["id"]), reverse=True)
+        cursor = request.arg("cursor")
+        if cursor is not None:
+            if not re.fullmatch(r"v1_\d+", cursor):
+                raise ApiError(400, "Bad Request")
+            newest_first = [d for d in newest_first if int(d["id"]) <= int(cursor[3:])]
+        page, rest = newest_first[:per_page], newest_first[per_page:]
+        reply = Reply(200, page)
+        if rest:
+            query = urlencode({"per_page": per_page, "cursor": f"v1_{rest[0]['id']}"})
+            reply.headers["Link"] = f'<{request.base_url}{request.path}?{query}>; rel="next"'
+        return reply
 
     def redeliver(self, request: Request) -> Reply:
         delivery_id = request.int_param("delivery_id")
