@@ -18,7 +18,6 @@ from typing import Final, TextIO
 from urllib.parse import urlsplit
 
 import httpx
-import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError
 
 from app.doctor_github import github_checks
@@ -27,6 +26,7 @@ from worker.config import ModelEndpoint, Settings, load_settings
 from worker.envparse import SettingsError
 from worker.llm.advice import url_variable
 from worker.llm.probe import probe_endpoint
+from worker.redis_client import redis_client
 from worker.secrets import Secret, redact_url
 
 HTTP_TIMEOUT: Final = httpx.Timeout(15.0, connect=5.0)
@@ -154,9 +154,7 @@ async def model_checks(loaded: LenientSettings, http: httpx.AsyncClient) -> list
 async def redis_check(url: Secret) -> Check:
     """PING with a short timeout; the URL is shown with its password redacted."""
     shown = redact_url(url.reveal())
-    client = aioredis.Redis.from_url(
-        url.reveal(), socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
-    )
+    client = redis_client(url.reveal(), connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
     try:
         await client.ping()
     except AuthenticationError:

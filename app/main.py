@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 import structlog
 import uvicorn
 from litestar import Litestar
@@ -22,20 +21,9 @@ from app.metrics import ReceiverMetrics
 from app.routing import BotIdentity
 from app.webhooks import healthz, metrics_endpoint, readyz, receive_webhook
 from worker.config import Settings
+from worker.redis_client import redis_client
 
 log = structlog.get_logger("kimi_review.app")
-
-
-def redis_client(url: str) -> aioredis.Redis:
-    """A client that fails fast and reconnects by itself."""
-    client: aioredis.Redis = aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=2,
-        socket_timeout=5,
-        health_check_interval=15,
-        retry_on_timeout=False,
-    )
-    return client
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -46,7 +34,7 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        client = redis_client(settings.redis_url.reveal())
+        client = redis_client(settings.redis_url.reveal(), socket_timeout=5)
         app.state.intake = Intake(client)
         log.info("receiver_started", github_api=settings.github.api_url)
         try:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TextIO
 
 import msgspec
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from worker.config import Settings
 from worker.quota import usage_report
+from worker.redis_client import redis_client
 from worker.secrets import redact_url
 from worker.usage import render_usage
 
@@ -26,7 +26,7 @@ async def print_usage(settings: Settings, *, as_json: bool, out: TextIO, err: Te
         err.write("kimi-review usage: API_OPEN_AI_API_KEY is required\n")
         return 2
     url = settings.redis_url.reveal()
-    client = aioredis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+    client = redis_client(url, connect_timeout=3, socket_timeout=5)
     try:
         report = await usage_report(client, settings.llm.main.key_id, settings.quota)
     except (RedisError, OSError) as exc:

@@ -10,7 +10,8 @@ import redis.asyncio as aioredis
 from arq.constants import job_key_prefix
 from litestar.testing import AsyncTestClient
 
-from app.main import create_app, redis_client
+from app.main import create_app
+from worker.redis_client import redis_client
 from tests.support.env import product_env
 from tests.support.redis_server import RedisServer
 from tests.support.webhooks import delivery, payload, pr_comment
