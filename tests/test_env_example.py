@@ -251,6 +251,9 @@ def test_commented_defaults_match_what_the_code_uses_when_unset(tmp_path: Path) 
         "LOG_FORMAT": "json",
         "REVIEW_MAX_COMMENTS": "25",
         "WORKER_JOB_TIMEOUT": "60",
+        "WORKER_REVIEW_LEASE": "20",
+        "WORKER_MAX_REVIEWS": "10",
+        "WORKER_REVIEW_GIVE_UP_AFTER": "8d",
     }
     listed = {e.name: e.value for e in entries() if not e.enabled}
     for name, value in defaults.items():

@@ -119,6 +119,11 @@ class Settings:
     metrics_port: int | None = None
     review_max_comments: int = 25
     job_timeout: int = 60
+    review_lease: int = (
+        20  # seconds a review's lease lasts unrenewed: a dead worker's review resumes after it
+    )
+    max_reviews: int = 10  # reviews one worker process runs at once
+    give_up_after: int = 8 * 86400  # seconds after which an unfinished review is abandoned
 
     def secret_values(self) -> list[str]:
         """Every secret's raw value, for the log scrubber."""
@@ -258,6 +263,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
         review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
         job_timeout=env.integer("WORKER_JOB_TIMEOUT", 60, low=5, high=3600) or 60,
+        review_lease=env.integer("WORKER_REVIEW_LEASE", 20, low=2, high=300) or 20,
+        max_reviews=env.integer("WORKER_MAX_REVIEWS", 10, low=1, high=1000) or 10,
+        give_up_after=env.duration("WORKER_REVIEW_GIVE_UP_AFTER", "8d"),
     )
     if env.problems:
         raise SettingsError(env.problems)

@@ -47,9 +47,18 @@ def pr_lock(repo_id: int, pr_number: int) -> str:
     return f"{PREFIX}:lock:pr:{repo_id}:{pr_number}"
 
 
-def review_state(repo_id: int, pr_number: int, head_sha: str) -> str:
-    """Hash of a review's progress: chunk answers by chunk id, posted markers."""
-    return f"{PREFIX}:review:{repo_id}:{pr_number}:{head_sha}"
+def review_state(repo_id: int, pr_number: int, head_sha: str, run: str | None = None) -> str:
+    """Hash of a review's progress: chunk answers by chunk id, the check run, the estimator."""
+    suffix = f":{run}" if run else ""
+    return f"{PREFIX}:review:{repo_id}:{pr_number}:{head_sha}{suffix}"
+
+
+# A review outlives the arq job that announced it: the job records the task
+# here and returns at once; a worker holding the PR's lease runs it, and any
+# worker's sweep takes over a task whose lease expired (a dead worker) or
+# whose deferral is due (models were down).
+REVIEW_TASKS: Final = f"{PREFIX}:reviews:tasks"  # HASH task id -> encoded ReviewTask
+REVIEW_DUE: Final = f"{PREFIX}:reviews:due"  # ZSET task id -> epoch seconds it may run
 
 
 def last_reviewed(repo_id: int, pr_number: int) -> str:

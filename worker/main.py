@@ -1,12 +1,14 @@
 """The arq worker process and its supervisor.
 
 `worker_options(settings)` is the arq WorkerSettings for queue
-`kimi-review:queue` (msgpack instead of pickle, a short job timeout: reviews
-are checkpointed and resumable, so a dead worker's job is picked up again
-within about a minute). `run_worker` keeps a worker running across Redis
+`kimi-review:queue` (msgpack instead of pickle, a short job timeout: the
+review job only records a task and hands it to the `ReviewRunner`, which runs
+reviews under renewed leases and resumes a dead worker's from checkpoints).
+`run_worker` keeps a worker running across Redis
 outages: arq's `Worker.main()` raises when its connection drops, so the
 supervisor closes it, waits with capped backoff and starts a fresh one;
-clients shared by jobs live outside the arq worker and survive that restart.
+the shared clients and the runner live outside the arq worker and survive
+that restart.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from worker import keys
 from worker.config import Settings
 from worker.contract import REVIEW_FUNCTION
 from worker.jobs import review_pull_request
+from worker.review_runner import ReviewRunner
 from worker.serialization import deserialize_job, serialize_job
+from worker.services import WorkerServices
 
 log = structlog.get_logger("kimi_review.worker")
 MAX_BACKOFF_SECONDS: Final = 30.0
@@ -67,7 +71,25 @@ async def supervise(settings: Settings, *, burst: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    shared: dict[str, Any] = {"settings": settings}
+    services = WorkerServices.open(settings)
+    runner = ReviewRunner(services)
+    shared: dict[str, Any] = {"settings": settings, "services": services, "runner": runner}
+    runner.start()
+    try:
+        return await _supervise_arq(settings, shared, runner, stop, burst=burst)
+    finally:
+        await runner.close()
+        await services.close()
+
+
+async def _supervise_arq(
+    settings: Settings,
+    shared: dict[str, Any],
+    runner: ReviewRunner,
+    stop: asyncio.Event,
+    *,
+    burst: bool,
+) -> int:
     backoff = 1.0
     while not stop.is_set():
         worker = Worker(**worker_options(settings, shared), burst=burst)
@@ -83,8 +105,9 @@ async def supervise(settings: Settings, *, burst: bool = False) -> int:
             break
         error = main.exception()
         await _close(worker)
-        if error is None:
-            return 0  # burst mode: the queue is empty
+        if error is None:  # burst mode: the queue is empty; finish what it started
+            await runner.drain()
+            return 0
         if not isinstance(error, RedisError | OSError):
             raise error
         if time.monotonic() - started > STABLE_AFTER_SECONDS:

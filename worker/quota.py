@@ -90,6 +90,17 @@ def pause_notice(status: QuotaStatus) -> str:
     )
 
 
+def quota_line(status: QuotaStatus) -> str:
+    """The summary's quota line: share of the budget used (or tokens spent) and the refresh."""
+    refresh = f"refreshes {status.window.refreshes_at:%Y-%m-%d %H:%M} UTC"
+    if status.budget is None:
+        return f"{status.used.total:,} tokens used this window (no budget set); {refresh}"
+    return (
+        f"{status.percent or 0.0:.0f}% of this window's budget used "
+        f"({status.used.total:,} of {status.budget:,} tokens); {refresh}"
+    )
+
+
 class RedisQuota:
     """`QuotaGuard` of one key: records every call, enforces the window budget."""
 

@@ -45,6 +45,9 @@ def product_env(redis_url: str, **overrides: str) -> dict[str, str]:
             "GITHUB_APP_PRIVATE_KEY": app_private_key_pem(),
             "API_OPEN_AI_API_KEY": MODEL_KEY,
             "LOG_FORMAT": "json",
+            # Never the real GitHub or Moonshot: port 9 (discard) refuses connections.
+            "GITHUB_API_URL": "http://127.0.0.1:9",
+            "API_OPENAI_FORCE_BASE_URL": "http://127.0.0.1:9/v1",
         }
     )
     env.update(overrides)

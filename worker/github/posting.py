@@ -24,7 +24,11 @@ from worker.github.errors import GitHubRequestFailed
 from worker.github.rest import GitHubRest
 from worker.review.check_run import CheckRunUpdate
 from worker.review.findings import Placement, SummaryFinding, demote_rejected
-from worker.review.fingerprint import already_reviewed, is_summary_comment
+from worker.review.fingerprint import (
+    already_reviewed,
+    earlier_fingerprints,
+    is_summary_comment,
+)
 from worker.review.rejections import (
     Bisection,
     ClearPendingThenRetry,
@@ -108,6 +112,23 @@ class ReviewPoster:
             f"pull request #{pr_number}: GitHub refused the review {MAX_REVIEW_POSTS} times",
             status=422,
         )
+
+    async def find_review(
+        self, pr_number: int, head_sha: str, run: str | None = None
+    ) -> PostedReview | None:
+        """The bot's review already posted for this head (and run), if any."""
+        found = await self._existing_review(pr_number, head_sha, run)
+        if found is None:
+            return None
+        empty = Placement(inline=[], in_summary=[], already_posted=[], merged_duplicates=0)
+        return self._posted(found, "already_posted", empty, empty, 0)
+
+    async def earlier_fingerprints(self, pr_number: int) -> frozenset[str]:
+        """Fingerprints of the bot's inline comments already on the PR: not to be repeated."""
+        comments = await self.rest.pages(
+            f"{self._pull(pr_number)}/comments", what=f"listing review comments of #{pr_number}"
+        )
+        return earlier_fingerprints(c.get("body") for c in comments if self._is_ours(c))
 
     async def _bisect(
         self, pr_number: int, head_sha: str, placement: Placement, state: Bisection
@@ -204,6 +225,16 @@ class ReviewPoster:
             f"{repo}/issues/{pr_number}/comments",
             json={"body": body},
             what=f"posting the summary of #{pr_number}",
+        )
+        return int(response.json()["id"])
+
+    async def comment(self, pr_number: int, body: str) -> int:
+        """A new comment on the PR's conversation (command answers, a review abandoned)."""
+        response = await self.rest.request(
+            "POST",
+            f"{self.rest.repo_path}/issues/{pr_number}/comments",
+            json={"body": body},
+            what=f"commenting on #{pr_number}",
         )
         return int(response.json()["id"])
 

@@ -85,6 +85,29 @@ GAVE_UP: Final = (
     "Comment `/review` to try again."
 )
 
+ALREADY_REVIEWED: Final = (
+    "**{product}** already reviewed `{head}`: {reason}. Comment `/review full` for a fresh "
+    "review of the whole pull request."
+)
+NOT_REVIEWED: Final = "**{product}** did not review `{head}`: {reason}."
+HELP_CONFIG: Final = "#### Settings in effect for this pull request\n\n{config}"
+
+
+def already_reviewed_reply(head_sha: str, reason: str) -> str:
+    """The answer to `/review` when that head has nothing new for a review."""
+    return ALREADY_REVIEWED.format(product=PRODUCT, head=head_sha[:7], reason=sanitize_line(reason))
+
+
+def not_reviewed_reply(head_sha: str | None, reason: str) -> str:
+    """The answer to a command whose review was skipped (closed, disabled…)."""
+    head = (head_sha or "the head")[:7]
+    return NOT_REVIEWED.format(product=PRODUCT, head=head, reason=sanitize_line(reason))
+
+
+def help_with_config(config_markdown: str) -> str:
+    """`/help`: the commands and the settings in effect (already rendered and sanitised)."""
+    return help_text() + "\n\n" + HELP_CONFIG.format(config=config_markdown)
+
 
 def help_text() -> str:
     return HELP.format(product=PRODUCT)

@@ -20,7 +20,8 @@ from typing import Protocol
 
 import structlog
 
-from worker.answer import Finding
+from worker.answer import SEVERITY_RANK, Finding
+from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
 from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
 from worker.diff.filters import select_files
@@ -49,6 +50,7 @@ class ReviewOptions:
     exclude: tuple[str, ...] = ()
     extra_instructions: str = ""
     language: str = "English"
+    min_severity: str = "low"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class PreparedReview:
     parsed: list[ParsedFile]
     chunks: list[Chunk]
     anchors: AnchorMap
+    anchor_parsed: list[ParsedFile]  # the files comments anchor on: the whole PR's diff
     skipped: list[SkippedFile]
     masked: list[MaskedSecret]
     estimator: TokenEstimator
@@ -72,18 +75,27 @@ def prepare_review(
     repository: str,
     options: ReviewOptions,
     estimator: TokenEstimator | None = None,
+    anchor_files: Sequence[ChangedFile] | None = None,
 ) -> PreparedReview:
-    """Filter, parse, mask and chunk; pure, and deterministic for the same input."""
+    """Filter, parse, mask and chunk; pure, and deterministic for the same input.
+
+    `anchor_files` is the whole PR's diff when `files` is only an increment
+    (the commits since the last review): comments must land on lines of the
+    PR's own diff, and the model is told about every file the PR changes.
+    """
     estimator = estimator or TokenEstimator()
     selection = select_files(files, include=options.include, exclude=options.exclude)
     parsed, unreadable = parse_changed_files(selection.kept)
     skipped = [*selection.skipped, *unreadable]
     masked = mask_secrets(parsed)
     chunks = chunk_files(masked.files, budget_tokens=options.budget_tokens, estimator=estimator)
+    anchor_parsed = parsed
+    if anchor_files is not None:
+        anchor_parsed, _ = parse_changed_files(anchor_files)
     context = PullRequestContext(
         title=title,
         description=description,
-        files=summarize_files(files, skipped),
+        files=summarize_files(anchor_files if anchor_files is not None else files, skipped),
         repository=repository,
         extra_instructions=options.extra_instructions,
         language=options.language,
@@ -92,11 +104,26 @@ def prepare_review(
         context=context,
         parsed=parsed,
         chunks=chunks,
-        anchors=AnchorMap(parsed),
+        anchors=AnchorMap(anchor_parsed),
+        anchor_parsed=anchor_parsed,
         skipped=skipped,
         masked=[MaskedSecret(m.path, m.line) for m in masked.maskings],
         estimator=estimator,
     )
+
+
+class Ceiling(Protocol):
+    """API_LLM_REVIEW_MAX_TOKENS (worker.quota.ReviewCeiling): what one review may spend."""
+
+    async def reserve(self, review_key: str, estimate: int) -> bool: ...
+
+    async def release(self, review_key: str, estimate: int) -> None: ...
+
+
+# What a chunk's answer is expected to cost on top of its prompt, reserved
+# against the review's ceiling while the call runs (thinking answers run long).
+ANSWER_RESERVE_TOKENS = 8192
+CEILING_REACHED = "the review's token ceiling (API_LLM_REVIEW_MAX_TOKENS) was reached"
 
 
 class ChunkStore(Protocol):
@@ -142,8 +169,14 @@ async def review_chunks(
     review_key: str,
     store: ChunkStore,
     progress: Progress | None = None,
+    ceiling: Ceiling | None = None,
+    thinking: Thinking | None = None,
 ) -> ChunkOutcomes:
-    """Review every chunk; raises ModelsUnavailable/QuotaPaused for the caller to defer."""
+    """Review every chunk; raises ModelsUnavailable/QuotaPaused for the caller to defer.
+
+    With a `ceiling`, a chunk whose reservation is refused is not sent and is
+    named in the summary. `thinking` overrides API_LLM_THINKING (repo config).
+    """
     outcomes = ChunkOutcomes()
     total = len(prepared.chunks)
     done = 0
@@ -157,11 +190,14 @@ async def review_chunks(
             {"role": m["role"], "content": m["content"]}
             for m in render_messages(prepared.context, chunk)
         ]
+        tokens = prepared.estimator.estimate(chunk.chars)
+        estimate = tokens + ANSWER_RESERVE_TOKENS
+        if ceiling is not None and not await ceiling.reserve(review_key, estimate):
+            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
+            return
         try:
             result = await reviewer.review_chunk(
-                messages,
-                chunk_tokens=prepared.estimator.estimate(chunk.chars),
-                review_key=review_key,
+                messages, chunk_tokens=tokens, review_key=review_key, thinking=thinking
             )
         except ContextTooLong:
             try:
@@ -173,6 +209,9 @@ async def review_chunks(
             log.info("chunk_split", chunk=chunk.id, into=[h.id for h in halves])
             await asyncio.gather(*(review(half) for half in halves))
             return
+        finally:
+            if ceiling is not None:
+                await ceiling.release(review_key, estimate)
         await store.put(chunk.id, result)
         outcomes.results.append((chunk, result))
 
@@ -222,8 +261,12 @@ def conclude_review(
     *,
     cap: int,
     earlier: frozenset[str] = frozenset(),
+    min_severity: str = "low",
 ) -> ReviewResult:
-    """Place, deduplicate, rank and cap the findings of every answered chunk."""
+    """Place, deduplicate, rank and cap the findings of every answered chunk.
+
+    Findings below `min_severity` (repo config) are left out entirely.
+    """
     order = _chunk_order(prepared)
     ordered = sorted(outcomes.results, key=lambda pair: order(pair[0]))
     findings: list[Finding] = []
@@ -243,11 +286,19 @@ def conclude_review(
             reason = next((n for n in result.notes if "dropped" in n), "unusable answer")
             dropped.append(DroppedChunk(chunk.id, reason, list(chunk.paths)))
             continue
-        findings.extend(result.answer.findings)
+        findings.extend(
+            f
+            for f in result.answer.findings
+            if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[min_severity]
+        )
         if result.answer.summary.strip():
             summaries.append(result.answer.summary)
     placement = place_findings(
-        findings, prepared.anchors, cap=cap, earlier=earlier, line_text=line_texts(prepared.parsed)
+        findings,
+        prepared.anchors,
+        cap=cap,
+        earlier=earlier,
+        line_text=line_texts(prepared.anchor_parsed),
     )
     usage = outcomes.usage
     thinking = {result.thinking for _, result in outcomes.results}

@@ -65,6 +65,7 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     thinking: bool | None = None
     tokens: TokenUse = msgspec.field(default_factory=TokenUse)
     quota_line: str | None = None  # e.g. "62% of this week's budget used; refreshes 2026-11-28"
+    config_note: str | None = None  # an invalid .kimi-review.toml: what was wrong (defaults used)
 
 
 def merge_chunk_summaries(summaries: list[str]) -> list[str]:
@@ -181,6 +182,9 @@ def _run(info: SummaryInput) -> str:
     )
     if info.quota_line:
         lines.append(f"- Quota: {sanitize_line(info.quota_line)}")
+    if info.config_note:
+        note = sanitize_line(info.config_note)
+        lines.append(f"- Config: `.kimi-review.toml` not used, defaults applied: {note}")
     return "### Run\n\n" + "\n".join(lines)
 
 

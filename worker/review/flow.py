@@ -1,0 +1,313 @@
+"""One review of one pull request head, from GitHub's state to the posted review.
+
+The steps DESIGN's flow names, in order: the PR still open and at that head
+→ repo config from the base branch → full or incremental scope → chunks →
+check run in progress → model calls (checkpointed) → placement against the
+bot's earlier comments → ONE review → sticky summary → check run completed.
+
+What differs between a worker and the one-shot CLI comes in through
+`ReviewHooks` (where checkpoints live, the last reviewed head, whether a
+newer head has a job of its own, whether this process still owns the PR's
+lease) and `poster` (None for `--dry-run`). Deferral is not decided here:
+when no model can serve, the check run says why and `ReviewDeferred` tells
+the caller when to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import structlog
+
+from worker.config import Settings
+from worker.diff.incremental import ReviewScope, review_scope
+from worker.diff.tokens import TokenEstimator
+from worker.github.client import GitHubReader
+from worker.github.models import PullRequestInfo
+from worker.github.posting import ReviewPoster
+from worker.llm.chunk_review import ChunkReviewer
+from worker.llm.errors import ModelsUnavailable, QuotaPaused
+from worker.repo_config import LoadedConfig, ReviewPlan, decide, read_repo_config
+from worker.review import messages
+from worker.review.check_run import (
+    check_completed,
+    check_deferred,
+    check_quota_paused,
+    check_skipped,
+)
+from worker.review.live_check import LiveCheck
+from worker.review.pipeline import (
+    Ceiling,
+    ChunkStore,
+    PreparedReview,
+    ReviewOptions,
+    ReviewResult,
+    conclude_review,
+    prepare_review,
+    review_chunks,
+)
+from worker.review.summary import SummaryInput, render_summary
+
+log = structlog.get_logger("kimi_review.flow")
+Status = Literal["posted", "already_posted", "skipped", "superseded", "dry_run"]
+
+
+class Checkpoint(ChunkStore, Protocol):
+    """A review's progress (worker.review.checkpoints): chunk answers and its check run."""
+
+    async def check_run_id(self) -> int | None: ...
+
+    async def set_check_run_id(self, check_run_id: int) -> None: ...
+
+    async def estimator(self, default: TokenEstimator) -> TokenEstimator: ...
+
+    async def started_at(self, now: float) -> float: ...
+
+
+class ReviewHooks(Protocol):
+    """What the worker and the CLI do differently around the same review."""
+
+    def checkpoint(self, head_sha: str, run: str | None) -> Checkpoint: ...
+
+    async def last_reviewed(self) -> str | None: ...
+
+    async def set_last_reviewed(self, head_sha: str) -> None: ...
+
+    async def has_own_job(self, head_sha: str) -> bool: ...
+
+    async def ensure_owner(self) -> None:
+        """Raise when this process no longer owns the review (its lease was lost)."""
+
+    async def quota_line(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewTarget:
+    """Which review to make: a head (None: the PR's current one), and how."""
+
+    pr_number: int
+    head_sha: str | None
+    run: str | None = None  # set by `/review full`: another review of the same head
+    full: bool = False  # the whole PR, not only what changed since the last review
+    asked: bool = False  # a person asked (a command): drafts are reviewed too
+
+
+@dataclass(frozen=True, slots=True)
+class FlowOutcome:
+    status: Status
+    reason: str
+    head_sha: str | None = None
+    review_url: str | None = None
+    review_key: str | None = None
+    started_at: float | None = None
+    prepared: PreparedReview | None = None
+    result: ReviewResult | None = None
+
+
+class ReviewDeferred(Exception):
+    """No model can serve now; try again after `retry_after` seconds (None: back off)."""
+
+    def __init__(self, reason: str, retry_after: float | None, *, paused: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.paused = paused  # the main key's budget is spent (not an outage)
+
+
+@dataclass(slots=True)
+class ReviewFlow:
+    """The clients one review uses; `run` makes the review (see the module docstring)."""
+
+    settings: Settings
+    reader: GitHubReader
+    poster: ReviewPoster | None
+    reviewer: ChunkReviewer
+    hooks: ReviewHooks
+    repository: str
+    ceiling: Ceiling | None = None
+    check_interval: float = 3.0
+
+    async def run(self, target: ReviewTarget) -> FlowOutcome:
+        pr = await self.reader.pull_request(target.pr_number)
+        if pr.state != "open":
+            return FlowOutcome("skipped", f"pull request is {pr.state}")
+        head = target.head_sha or pr.head_sha
+        if pr.head_sha != head:
+            if await self.hooks.has_own_job(pr.head_sha):
+                return FlowOutcome("superseded", f"head moved on to {pr.head_sha[:12]}", head)
+            log.info("review_retargeted", requested=head[:12], head=pr.head_sha[:12])
+            head = pr.head_sha
+        loaded = await read_repo_config(self.reader, base_ref=pr.base_sha, base_label=pr.base_ref)
+        plan = decide(
+            loaded.config,
+            command=("review_full" if target.full else "review") if target.asked else None,
+            draft=pr.draft,
+            env_thinking=self.settings.llm.thinking,
+            env_max_comments=self.settings.review_max_comments,
+        )
+        if plan.skip == "disabled":
+            return FlowOutcome("skipped", f"reviews disabled by {loaded.source}", head)
+        if plan.skip == "draft":
+            await self._skip_check(head, messages.DRAFT_SKIPPED)
+            return FlowOutcome("skipped", "draft pull request", head)
+        if self.poster is not None:
+            found = await self.poster.find_review(pr.number, head, target.run)
+            if found is not None:
+                await self.hooks.set_last_reviewed(head)
+                return FlowOutcome("already_posted", "review found by marker", head, found.html_url)
+        last = await self.hooks.last_reviewed() if plan.incremental else None
+        scope = await review_scope(self.reader, pr, last_reviewed_sha=last, full=target.full)
+        if scope.mode == "nothing_new":
+            await self.hooks.set_last_reviewed(head)
+            await self._skip_check(head, f"nothing new to review: {scope.reason}")
+            return FlowOutcome("skipped", scope.reason, head)
+        return await self._review(pr, head, target, loaded, plan, scope)
+
+    async def _review(
+        self,
+        pr: PullRequestInfo,
+        head: str,
+        target: ReviewTarget,
+        loaded: LoadedConfig,
+        plan: ReviewPlan,
+        scope: ReviewScope,
+    ) -> FlowOutcome:
+        config = loaded.config
+        checkpoint = self.hooks.checkpoint(head, target.run)
+        started_at = await checkpoint.started_at(time.time())
+        estimator = await checkpoint.estimator(TokenEstimator())
+        options = ReviewOptions(
+            budget_tokens=self.settings.llm.chunk_tokens,
+            include=config.include,
+            exclude=config.exclude,
+            extra_instructions=config.extra_instructions,
+            language=config.language,
+            min_severity=plan.min_severity,
+        )
+        incremental = scope.mode == "incremental"
+        # Parsing, masking and chunking a big PR takes seconds of CPU: off the
+        # event loop, so lease renewals and other reviews keep running.
+        prepared = await asyncio.to_thread(
+            prepare_review,
+            scope.files,
+            title=pr.title,
+            description=pr.body,
+            repository=self.repository,
+            options=options,
+            estimator=estimator,
+            anchor_files=scope.pr_files.files if incremental else None,
+        )
+        review_key = f"{self.repository}#{pr.number}@{head[:12]}" + (
+            f":{target.run}" if target.run else ""
+        )
+        live = await self._live_check(head, checkpoint, len(prepared.chunks))
+        try:
+            outcomes = await review_chunks(
+                prepared,
+                self.reviewer,
+                review_key=review_key,
+                store=checkpoint,
+                progress=live.progress if live else None,
+                ceiling=self.ceiling,
+                thinking=plan.thinking,
+            )
+        except ModelsUnavailable as exc:
+            await self._deferred(live, exc)
+            paused = isinstance(exc, QuotaPaused)
+            raise ReviewDeferred(str(exc), exc.retry_after, paused=paused) from exc
+        finally:
+            if live is not None:
+                await live.stop()
+        earlier = frozenset[str]()
+        if self.poster is not None:
+            earlier = await self.poster.earlier_fingerprints(pr.number)
+        cap = plan.max_comments
+        result = conclude_review(
+            prepared, outcomes, cap=cap, earlier=earlier, min_severity=plan.min_severity
+        )
+        if self.poster is None:
+            return FlowOutcome(
+                "dry_run",
+                "not posted (--dry-run)",
+                head,
+                review_key=review_key,
+                started_at=started_at,
+                prepared=prepared,
+                result=result,
+            )
+        await self.hooks.ensure_owner()
+        now = await self.reader.pull_request(pr.number)
+        if now.state != "open":
+            return FlowOutcome("skipped", f"pull request {now.state} while reviewing", head)
+        if now.head_sha != head and await self.hooks.has_own_job(now.head_sha):
+            return FlowOutcome("superseded", f"head moved on to {now.head_sha[:12]}", head)
+        posted = await self.poster.post_review(pr.number, head, result.placement, run=target.run)
+        if posted.outcome == "commit_moved":
+            return FlowOutcome("superseded", "GitHub no longer accepts comments on this head", head)
+        info = SummaryInput(
+            head_sha=head,
+            model=" + ".join(result.models)
+            or (self.settings.llm.main.model if self.settings.llm.main else "-"),
+            chunk_summaries=result.chunk_summaries,
+            incremental=incremental,
+            base_sha=scope.since_sha if incremental else None,
+            skipped_files=[*scope.skipped, *prepared.skipped],
+            masked_secrets=prepared.masked,
+            dropped_chunks=result.dropped,
+            fallback_model=result.fallback_model,
+            fallback_reason=result.fallback_reason,
+            thinking=result.thinking,
+            tokens=result.tokens,
+            quota_line=await self.hooks.quota_line(),
+            config_note=loaded.error,
+        )
+        await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
+        check_id = await checkpoint.check_run_id()
+        if check_id is not None:
+            await self.poster.update_check(check_id, check_completed(posted.placement, info))
+        await self.hooks.set_last_reviewed(head)
+        log.info(
+            "review_done",
+            outcome=posted.outcome,
+            inline=len(posted.placement.inline),
+            in_summary=len(posted.placement.in_summary),
+            seconds=round(time.time() - started_at, 1),
+        )
+        return FlowOutcome(
+            posted.outcome,
+            "review posted",
+            head,
+            posted.html_url,
+            review_key=review_key,
+            started_at=started_at,
+            prepared=prepared,
+            result=result,
+        )
+
+    async def _live_check(self, head: str, checkpoint: Checkpoint, total: int) -> LiveCheck | None:
+        if self.poster is None:
+            return None
+        live = LiveCheck(self.poster, total, interval=self.check_interval)
+        check_id = await checkpoint.check_run_id()
+        if check_id is None:
+            check_id = await self.poster.start_check(head, live.first_update())
+            await checkpoint.set_check_run_id(check_id)
+        live.start(check_id)
+        return live
+
+    async def _deferred(self, live: LiveCheck | None, exc: ModelsUnavailable) -> None:
+        if live is None or live.check_run_id is None or self.poster is None:
+            return
+        if isinstance(exc, QuotaPaused):
+            line = await self.hooks.quota_line() or str(exc)
+            update = check_quota_paused(line)
+        else:
+            update = check_deferred("; ".join(exc.reasons))
+        await self.poster.update_check(live.check_run_id, update)
+
+    async def _skip_check(self, head: str, reason: str) -> None:
+        if self.poster is not None:
+            await self.poster.start_check(head, check_skipped(reason))

@@ -1,0 +1,171 @@
+"""One attempt at a review task, and what its ending means for the task.
+
+Builds the flow with the worker's shared clients, runs it (or answers a
+`/help`), and turns how it ended into the task's next step: finished,
+retried later (a model outage, a GitHub rate limit, an error), abandoned
+(with a comment on the PR), or left alone (another worker took it over).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+import structlog
+from msgspec.structs import replace
+
+from worker.contract import ReviewRequest
+from worker.github.auth import RepoRef
+from worker.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited
+from worker.github.posting import ReviewPoster
+from worker.review import messages
+from worker.review.check_run import check_gave_up
+from worker.review.commands import answer_help, reply_to_command
+from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
+from worker.review_hooks import LeaseLost, WorkerHooks
+from worker.review_retry import Kind, next_attempt
+from worker.review_tasks import ReviewTask, TaskStore
+from worker.services import WorkerServices
+from worker.usage import finish_review
+
+log = structlog.get_logger("kimi_review.attempt")
+Ending = Literal["done", "retry", "left"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    ending: Ending
+    task: ReviewTask  # with this attempt counted
+    retry: float | None = None  # seconds until the next attempt, for "retry"
+
+
+def target_of(request: ReviewRequest) -> ReviewTarget:
+    """What a request asks for: `/review full` is a fresh full review with its own run."""
+    full = request.command == "review_full"
+    return ReviewTarget(
+        pr_number=request.pr_number,
+        head_sha=request.head_sha,
+        run=f"full-{request.comment_id}" if full else None,
+        full=full,
+        asked=request.trigger == "command",
+    )
+
+
+async def run_attempt(
+    services: WorkerServices, tasks: TaskStore, task: ReviewTask, *, lock: str, token: str
+) -> AttemptEnded:
+    request = task.request
+    repo = RepoRef.parse(
+        request.repo_full_name,
+        repo_id=request.repo_id,
+        installation_id=request.installation_id,
+    )
+    structlog.contextvars.bind_contextvars(
+        task=task.task_id, repo=repo.full_name, pr=request.pr_number, trigger=request.trigger
+    )
+    reader = services.reader(repo)
+    poster = services.poster(repo)
+    hooks = WorkerHooks(
+        services.redis,
+        request,
+        tasks=tasks,
+        lock=lock,
+        token=token,
+        quota=services.main_quota,
+    )
+    flow = ReviewFlow(
+        settings=services.settings,
+        reader=reader,
+        poster=poster,
+        reviewer=services.reviewer,
+        hooks=hooks,
+        repository=repo.full_name,
+        ceiling=services.ceiling,
+    )
+    kind: Kind
+    hint: float | None = None
+    try:
+        first_try = task.failures == 0 and task.deferrals == 0
+        if request.command is not None and request.comment_id is not None and first_try:
+            await poster.react(request.comment_id, "eyes")  # seen; the answer follows
+        if request.command == "help":
+            await answer_help(flow, poster, request)
+            return AttemptEnded("done", task)
+        outcome = await flow.run(target_of(request))
+        await _after(services, poster, request, outcome)
+        return AttemptEnded("done", task)
+    except LeaseLost:
+        log.warning("review_taken_over")
+        return AttemptEnded("left", task)
+    except ReviewDeferred as exc:
+        kind, hint, reason = "deferred", exc.retry_after, exc.reason
+        task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
+    except GitHubRateLimited as exc:
+        kind, hint, reason = "rate_limited", exc.retry_after, str(exc)
+        task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
+    except GitHubNotFound as exc:
+        log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
+        return AttemptEnded("done", task)
+    except (GitHubError, httpx.HTTPError) as exc:
+        kind, reason = "failed", str(exc)
+        task = replace(task, failures=task.failures + 1, last_error=reason)
+        log.warning("review_attempt_failed", error=reason, failures=task.failures)
+    except Exception as exc:  # a bug must not lose the review: retried, then abandoned
+        kind, reason = "failed", f"{type(exc).__name__}: {exc}"
+        task = replace(task, failures=task.failures + 1, last_error=reason)
+        log.exception("review_attempt_crashed", failures=task.failures)
+    finally:
+        await reader.close()
+    decision = next_attempt(
+        kind,
+        reason=reason,
+        hint=hint,
+        failures=task.failures,
+        deferrals=task.deferrals,
+        age=time.time() - task.first_seen,
+        give_up_after=services.settings.give_up_after,
+        jitter=random.random(),  # noqa: S311 (jitter, not a secret),
+    )
+    if decision.give_up:
+        await _give_up(poster, task, decision.reason, hooks)
+        return AttemptEnded("done", task)
+    return AttemptEnded("retry", task, decision.wait)
+
+
+async def _after(
+    services: WorkerServices, poster: ReviewPoster, request: ReviewRequest, outcome: FlowOutcome
+) -> None:
+    log.info("review_finished", status=outcome.status, reason=outcome.reason)
+    llm = services.settings.llm
+    if outcome.status == "posted" and outcome.review_key and llm.main is not None:
+        await finish_review(
+            services.redis,
+            outcome.review_key,
+            pr=f"{request.repo_full_name}#{request.pr_number}",
+            main_key_id=llm.main.key_id,
+            fallback_key_id=llm.fallback.key_id if llm.fallback else None,
+            started_at=outcome.started_at or time.time(),
+        )
+    if request.trigger == "command" and request.comment_id is not None:
+        await reply_to_command(poster, request, outcome)
+
+
+async def _give_up(poster: ReviewPoster, task: ReviewTask, reason: str, hooks: WorkerHooks) -> None:
+    request = task.request
+    head = request.head_sha or "the head"
+    attempts = task.failures + task.deferrals
+    log.error("review_abandoned", reason=reason, attempts=attempts)
+    try:
+        await poster.comment(request.pr_number, messages.gave_up_comment(head, attempts, reason))
+        if request.head_sha is not None:
+            check_id = await hooks.checkpoint(request.head_sha, None).check_run_id()
+            update = check_gave_up(request.head_sha, attempts, reason)
+            if check_id is not None:
+                await poster.update_check(check_id, update)
+            else:
+                await poster.start_check(request.head_sha, update)
+    except GitHubError as exc:
+        log.warning("gave_up_notice_not_posted", error=str(exc))

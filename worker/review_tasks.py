@@ -1,0 +1,114 @@
+"""Durable review tasks and the per-PR lease, in Redis.
+
+The arq job that announces a review only records a `ReviewTask` here and
+returns: a review outlives any one arq job (thinking calls take minutes, and
+arq's job timeout stays short). A task is in two keys: its record in
+`keys.REVIEW_TASKS` and its next allowed start in `keys.REVIEW_DUE`. It leaves
+both only when the review is finished, skipped or abandoned, so nothing
+accepted is lost whatever dies in between.
+
+Whoever runs a task holds the PR's lease (`keys.pr_lock`): a token with a
+short TTL, renewed while the review runs. One review of a PR runs at a time;
+when a worker dies its lease expires and any worker's sweep takes the task
+over, resuming from the checkpoints.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, cast
+
+import msgspec
+from redis.asyncio import Redis
+
+from worker import keys
+from worker.contract import ReviewRequest
+
+
+class ReviewTask(msgspec.Struct, frozen=True, kw_only=True):
+    """A review to make, and how its earlier attempts went."""
+
+    task_id: str  # the arq job id that announced it (deterministic per head or comment)
+    request: ReviewRequest
+    first_seen: float
+    failures: int = 0  # attempts that failed (errors), not deferrals
+    deferrals: int = 0  # times no model could serve
+    last_error: str | None = None
+
+
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder(ReviewTask)
+
+# Compare-and-set on the lease token, so a worker whose lease expired (and was
+# taken over) can neither renew nor release the new owner's lease.
+_RENEW: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class TaskStore:
+    """The review tasks waiting or running, fleet-wide."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    async def record(self, task: ReviewTask, *, due: float) -> bool:
+        """Add a task unless it exists (a redelivered job keeps the first record)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(keys.REVIEW_TASKS, task.task_id, _encoder.encode(task))  # type: ignore[arg-type]
+            pipe.zadd(keys.REVIEW_DUE, {task.task_id: due}, nx=True)
+            added, _ = await pipe.execute()
+        return bool(added)
+
+    async def load(self, task_id: str) -> ReviewTask | None:
+        raw = await cast("Any", self._redis.hget(keys.REVIEW_TASKS, task_id))
+        return _decoder.decode(raw) if raw is not None else None
+
+    async def exists(self, task_id: str) -> bool:
+        return bool(await cast("Any", self._redis.hexists(keys.REVIEW_TASKS, task_id)))
+
+    async def reschedule(self, task: ReviewTask, *, due: float) -> None:
+        """Keep the task, with its new counters, for a start at `due`."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.REVIEW_TASKS, task.task_id, _encoder.encode(task))  # type: ignore[arg-type]
+            pipe.zadd(keys.REVIEW_DUE, {task.task_id: due})
+            await pipe.execute()
+
+    async def drop(self, task_id: str) -> None:
+        """The review is finished (posted, skipped or abandoned)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.REVIEW_TASKS, task_id)
+            pipe.zrem(keys.REVIEW_DUE, task_id)
+            await pipe.execute()
+
+    async def due(self, now: float, *, limit: int = 100) -> list[str]:
+        """Task ids whose start time has come, oldest first."""
+        found = await self._redis.zrangebyscore(keys.REVIEW_DUE, "-inf", now, start=0, num=limit)
+        return [item.decode() if isinstance(item, bytes) else str(item) for item in found]
+
+    async def waiting(self) -> int:
+        return int(await self._redis.zcard(keys.REVIEW_DUE))
+
+    # --- the per-PR lease ----------------------------------------------------
+    async def acquire(self, lock: str, token: str, ttl: float) -> bool:
+        return bool(await self._redis.set(lock, token, nx=True, px=int(ttl * 1000)))
+
+    async def renew(self, lock: str, token: str, ttl: float) -> bool:
+        return int(await self._renew(keys=[lock], args=[token, int(ttl * 1000)])) == 1
+
+    async def holds(self, lock: str, token: str) -> bool:
+        value = await self._redis.get(lock)
+        return value is not None and value.decode() == token
+
+    async def release(self, lock: str, token: str) -> None:
+        await self._release(keys=[lock], args=[token])
