@@ -17,8 +17,12 @@ import redis.asyncio as aioredis
 from tests.support.redis_server import RedisServer, answers_ping
 
 # Fixtures of the fake servers: GitHub REST (fake_github, github_app_keys, github_http)
-# and the model providers (kimi, claude, http).
-pytest_plugins = ["tests.fakes.github_fixtures", "tests.fakes.model_fixtures"]
+# the model providers (kimi, claude, http), and the end-to-end `world`.
+pytest_plugins = [
+    "tests.fakes.github_fixtures",
+    "tests.fakes.model_fixtures",
+    "tests.support.e2e_world",
+]
 
 
 @pytest.fixture(scope="session")

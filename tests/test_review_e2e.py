@@ -2,90 +2,26 @@
 
 A signed webhook goes in; what comes out is read off the fake GitHub: one
 review with comments on lines GitHub accepts, the sticky summary, the check
-run. Timeouts are short (a 4-second review lease) so the suite stays fast.
+run. Duplicates of every kind still give one review; a push gives a second
+review that repeats nothing; quota errors on the main model give the
+fallback's review. (Crashes and GitHub refusals: test_review_e2e_failures.py.)
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
-import redis as syncredis
-
-from tests.fakes.github_helpers import AppKeys
-from tests.fakes.github_server import FakeGitHub
-from tests.fakes.github_state import FakeRepo
-from tests.fakes.model_servers import FakeKimi
-from tests.support.env import MODEL_KEY, product_env
-from tests.support.processes import ProductProcess, start_serve, start_worker
-from tests.support.review_world import build_pull, pr_event, reviewing_responder, send
-from worker import keys
-
-PR = 7
-
-
-class World:
-    def __init__(self, fake: FakeGitHub, repo: FakeRepo, kimi: FakeKimi, env: dict[str, str], redis_url: str) -> None:
-        self.fake = fake
-        self.repo = repo
-        self.kimi = kimi
-        self.env = env
-        self.redis = syncredis.Redis.from_url(redis_url)
-        self.processes: list[ProductProcess] = []
-        self.base = ""
-
-    def serve(self) -> str:
-        proc, self.base = start_serve(self.env)
-        self.processes.append(proc)
-        return self.base
-
-    def worker(self, **env: str) -> ProductProcess:
-        proc = start_worker({**self.env, **env})
-        self.processes.append(proc)
-        return proc
-
-    def reviews(self) -> list[dict[str, Any]]:
-        return [r for r in self.fake.written.reviews.get(PR, []) if r.get("state") != "PENDING"]
-
-    def wait(self, condition: Callable[[], bool], timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            for proc in self.processes:
-                if proc.process.poll() is not None and proc.process.returncode not in (0, -9, -15):
-                    raise AssertionError(f"process died:\n{proc.output()}")
-            if time.monotonic() > deadline:
-                logs = "\n".join(p.output()[-4000:] for p in self.processes)
-                raise AssertionError(f"condition not met in {timeout}s\n{logs}")
-            time.sleep(0.1)
-
-    def settled(self) -> bool:
-        return self.redis.hlen(keys.REVIEW_TASKS) == 0 and self.redis.zcard(keys.QUEUE) == 0
-
-
-@pytest.fixture
-def world(redis_url: str, fake_github: FakeGitHub, github_app_keys: AppKeys) -> Iterator[World]:
-    client = syncredis.Redis.from_url(redis_url)
-    client.flushdb()
-    repo = build_pull(fake_github)
-    kimi = FakeKimi(api_key=MODEL_KEY, responder=reviewing_responder).start()
-    env = product_env(
-        redis_url,
-        GITHUB_API_URL=fake_github.url,
-        GITHUB_APP_ID=str(fake_github.app_id),
-        GITHUB_APP_PRIVATE_KEY=github_app_keys.private_pem.reveal(),
-        GITHUB_APP_SLUG=fake_github.app_slug,
-        API_OPENAI_FORCE_BASE_URL=kimi.base_url,
-        WORKER_REVIEW_LEASE="4",
-    )
-    w = World(fake_github, repo, kimi, env, redis_url)
-    try:
-        yield w
-    finally:
-        for proc in w.processes:
-            proc.stop()
-        kimi.stop()
+from tests.fakes.model_replies import Reply, kimi_quota_exceeded
+from tests.fakes.model_servers import FakeAnthropic
+from tests.fakes.model_stack import FALLBACK_KEY
+from tests.support.e2e_world import PR, World
+from tests.support.review_world import (
+    chunk_of,
+    claude_reviewing_responder,
+    pr_event,
+    push,
+    send,
+)
 
 
 def test_one_webhook_gives_one_review_with_comments_on_valid_lines(world: World) -> None:
@@ -94,14 +30,99 @@ def test_one_webhook_gives_one_review_with_comments_on_valid_lines(world: World)
     pull = world.repo.pulls[PR]
     assert send(base, "pull_request", pr_event(world.repo, pull)).status_code == 202
     world.wait(lambda: len(world.reviews()) == 1 and world.settled())
-    review = world.reviews()[0]
+    (review,) = world.reviews()
     assert review["commit_id"] == pull.head_sha
     assert review["state"] == "COMMENTED"
-    comments = world.fake.written.review_comments[PR]
-    assert {c["path"] for c in comments} == {"app/handlers.py", "app/models.py"}
-    summaries = list(world.fake.written.issue_comments.values())
-    assert len(summaries) == 1
-    assert summaries[0]["body"].startswith("<!-- kimi-review:summary -->")
+    assert review["body"].startswith(f"<!-- kimi-review:review sha={pull.head_sha}")
+    assert {(c["path"], c["line"]) for c in world.comments()} == {
+        ("app/handlers.py", 11),
+        ("app/models.py", 18),
+    }
+    (summary,) = world.summaries()
+    assert "Changes the request handling." in summary["body"]
+    assert "Tokens:" in summary["body"]
     (check,) = world.fake.written.check_runs.values()
-    assert check["status"] == "completed"
+    assert (check["status"], check["conclusion"]) == ("completed", "success")
     assert check["head_sha"] == pull.head_sha
+    assert check["output"]["title"] == "2 findings: 2 medium"
+
+
+def test_redelivery_duplicates_and_a_burst_for_one_head_give_one_review(world: World) -> None:
+    base = world.serve()
+    world.worker()
+    world.worker()  # two workers race for the same PR
+    pull = world.repo.pulls[PR]
+    opened = pr_event(world.repo, pull)
+    assert send(base, "pull_request", opened, delivery_id="d-1").status_code == 202
+    # A redelivery and a duplicate event are answered 2xx and queue nothing new.
+    assert send(base, "pull_request", opened, delivery_id="d-1").status_code == 200
+    assert send(base, "pull_request", opened, delivery_id="d-2").status_code in (200, 202)
+    for n in range(3):
+        burst = pr_event(world.repo, pull, action="synchronize")
+        assert send(base, "pull_request", burst, delivery_id=f"s-{n}").status_code in (200, 202)
+    world.wait(lambda: len(world.reviews()) == 1 and world.settled())
+    assert len(world.reviews()) == 1
+    assert len(world.kimi.requests) == 1  # one chunk, paid once
+    assert len(world.summaries()) == 1
+    assert len(world.fake.written.check_runs) == 1
+
+
+def _review_comment_keys(world: World) -> list[tuple[Any, ...]]:
+    return [(c["path"], c["line"], c["body"]) for c in world.comments()]
+
+
+def test_a_push_gets_a_second_review_of_only_the_new_commits(world: World) -> None:
+    base = world.serve()
+    world.worker()
+    repo = world.repo
+    send(base, "pull_request", pr_event(repo, repo.pulls[PR]))
+    world.wait(lambda: len(world.reviews()) == 1 and world.settled())
+    push(repo, PR, version=2)
+    send(base, "pull_request", pr_event(repo, repo.pulls[PR], action="synchronize"))
+    world.wait(lambda: len(world.reviews()) == 2 and world.settled())
+    second_chunk = chunk_of(world.kimi.requests[-1].body)
+    assert "FILE app/views.py" in second_chunk
+    assert "FILE app/handlers.py" not in second_chunk  # unchanged since the last review
+    second = world.reviews()[1]
+    assert second["commit_id"] == repo.pulls[PR].head_sha
+    new = [c for c in world.comments() if c["pull_request_review_id"] == second["id"]]
+    assert [c["path"] for c in new] == ["app/views.py"]
+    (summary,) = world.summaries()  # edited in place
+    assert "changes since the last review" in summary["body"]
+
+
+def test_a_full_review_after_a_push_repeats_no_earlier_comment(world: World) -> None:
+    world.use_pull(base={".kimi-review.toml": "incremental = false\n"})
+    base = world.serve()
+    world.worker()
+    repo = world.repo
+    send(base, "pull_request", pr_event(repo, repo.pulls[PR]))
+    world.wait(lambda: len(world.reviews()) == 1 and world.settled())
+    push(repo, PR, version=2)
+    send(base, "pull_request", pr_event(repo, repo.pulls[PR], action="synchronize"))
+    world.wait(lambda: len(world.reviews()) == 2 and world.settled())
+    assert "FILE app/handlers.py" in chunk_of(world.kimi.requests[-1].body)  # a full review
+    keys = _review_comment_keys(world)
+    assert len(keys) == len(set(keys)) == 3  # handlers, models, then only views
+    (summary,) = world.summaries()
+    assert "2 findings already raised by an earlier review" in summary["body"]
+
+
+def test_quota_errors_on_the_main_model_give_the_fallbacks_review(world: World) -> None:
+    quota: Reply = kimi_quota_exceeded()
+    world.kimi.responder = lambda body: quota
+    with FakeAnthropic(api_key=FALLBACK_KEY, responder=claude_reviewing_responder) as claude:
+        base = world.serve()
+        world.worker(
+            API_LLM_FALLBACK_PROVIDER="anthropic",
+            API_LLM_FALLBACK_MODEL="claude-sonnet-4-5",
+            API_LLM_FALLBACK_BASE_URL=claude.base_url,
+            API_LLM_FALLBACK_API_KEY=FALLBACK_KEY,
+        )
+        send(base, "pull_request", pr_event(world.repo, world.repo.pulls[PR]))
+        world.wait(lambda: len(world.reviews()) == 1 and world.settled())
+        assert len(claude.requests) == 1
+    assert len(world.kimi.requests) == 1  # refused once; the breaker keeps main closed
+    assert all("Fallback says" in c["body"] for c in world.comments())
+    (summary,) = world.summaries()
+    assert "Fallback served: `claude-sonnet-4-5`" in summary["body"]

@@ -100,6 +100,9 @@ class FakeGitHub:
         self._thread: threading.Thread | None = None
         self.rate_remaining = 5000
         self.written = github_writes.Written()  # what the product wrote (reviews, comments...)
+        # (path, line) pairs GitHub refuses a comment on although they are in the diff, as
+        # it does for a line of a diff it shows truncated: "Line could not be resolved".
+        self.refuse_comment_lines: set[tuple[str, int]] = set()
         github_routes.register(self)
         github_writes.register(self)
 

@@ -177,6 +177,12 @@ class _Writes:
         problems: list[str] = []
         for comment in body.get("comments", []):
             problems += [p for p in comment_problems(comment, patches) if p not in problems]
+            if (comment.get("path"), comment.get("line")) in self.fake.refuse_comment_lines:
+                problems += (
+                    []
+                    if "Line could not be resolved" in problems
+                    else ["Line could not be resolved"]
+                )
         if problems:
             raise ApiError(422, "Unprocessable Entity", errors=[_join(problems)], doc=REVIEW_DOC)
         review_id = next_id()

@@ -17,7 +17,7 @@ import httpx
 
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakePull, FakeRepo
-from tests.fakes.model_replies import Reply, kimi_ok
+from tests.fakes.model_replies import Reply, anthropic_ok, kimi_ok
 from tests.support.webhooks import delivery, payload, pr_comment
 
 _FILE = re.compile(r"^FILE (\S+)", re.M)
@@ -32,24 +32,40 @@ BASE_FILES = {
 
 
 def feature_files(version: int = 1) -> dict[str, bytes | str | None]:
-    """Changes of the feature branch; each `version` adds new lines at new places."""
+    """The feature branch's files; version 2 adds app/views.py and leaves the rest alone."""
     handlers = BASE_FILES["app/handlers.py"].replace(
-        "    return 3\n", f"    user = request.user  # v{version}\n    return user.id\n"
+        "    return 3\n", "    user = request.user\n    return user.id\n"
     )
-    models = BASE_FILES["app/models.py"].replace(
-        "    field = 5\n", f"    field = 5\n    secret_code = {version}\n"
-    )
+    models = BASE_FILES["app/models.py"].replace("    field = 5\n", "    field = 5\n    code = 5\n")
     changes: dict[str, bytes | str | None] = {"app/handlers.py": handlers, "app/models.py": models}
     if version > 1:
         changes["app/views.py"] = "".join(f"def view_{i}():\n    return {i}\n" for i in range(8))
     return changes
 
 
-def build_pull(fake: FakeGitHub, *, installation_id: int = 77, number: int = 7) -> FakeRepo:
+def many_files(count: int, lines: int = 60) -> dict[str, bytes | str | None]:
+    """`count` new files big enough that each needs a chunk of its own (1,000-token budget)."""
+    return {
+        f"pkg/module_{n}.py": "".join(
+            f"def function_{n}_{i}(value):\n    return value * {i} + {n}  # arithmetic\n"
+            for i in range(lines)
+        )
+        for n in range(count)
+    }
+
+
+def build_pull(
+    fake: FakeGitHub,
+    *,
+    installation_id: int = 77,
+    number: int = 7,
+    base: dict[str, bytes | str | None] | None = None,
+    changes: dict[str, bytes | str | None] | None = None,
+) -> FakeRepo:
     """octo/widgets with PR `number` open from `feature` into `main`."""
     repo = fake.add_repo("octo/widgets", installation_id=installation_id)
-    repo.commit(dict(BASE_FILES), branch="main", message="base")
-    repo.commit(feature_files(1), parent=repo.branches["main"], branch="feature")
+    repo.commit({**BASE_FILES, **(base or {})}, branch="main", message="base")
+    repo.commit(changes or feature_files(1), parent=repo.branches["main"], branch="feature")
     repo.open_pull(number, base="main", head="feature", title="Use the request user")
     return repo
 
@@ -88,16 +104,20 @@ def command_event(repo: FakeRepo, pull: FakePull, body: str, comment_id: int) ->
     return data
 
 
-def send(base_url: str, event: str, data: dict[str, Any], *, delivery_id: str | None = None) -> httpx.Response:
+def send(
+    base_url: str, event: str, data: dict[str, Any], *, delivery_id: str | None = None
+) -> httpx.Response:
     body, headers = delivery(event, data, delivery_id=delivery_id)
     return httpx.post(f"{base_url}/webhooks/github", content=body, headers=headers, timeout=10)
 
 
 def chunk_of(body: Any) -> str:
-    """The diff part of a chat request's last user message."""
+    """The diff part of a request's last user message (OpenAI or Anthropic shape)."""
     messages = body.get("messages") or []
-    text = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-    found = _DIFF.search(text if isinstance(text, str) else json.dumps(text))
+    content = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    if isinstance(content, list):  # Anthropic content blocks
+        content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
+    found = _DIFF.search(str(content))
     return found[2] if found else ""
 
 
@@ -124,3 +144,8 @@ def review_answer(chunk: str, *, title: str = "Check this line") -> dict[str, An
 def reviewing_responder(body: Any) -> Reply:
     """A fake Kimi responder that reviews whatever chunk it is sent."""
     return kimi_ok(json.dumps(review_answer(chunk_of(body))))
+
+
+def claude_reviewing_responder(body: Any) -> Reply:
+    """The same for a fake Anthropic fallback (its findings' titles say who wrote them)."""
+    return anthropic_ok(json.dumps(review_answer(chunk_of(body), title="Fallback says")))
