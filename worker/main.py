@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import structlog
 from arq.connections import RedisSettings
+from arq.cron import cron
 from arq.worker import Worker, func
 from prometheus_client import start_http_server
 from redis.exceptions import RedisError
@@ -32,6 +33,7 @@ from worker.jobs import review_pull_request
 from worker.review_runner import ReviewRunner
 from worker.serialization import deserialize_job, serialize_job
 from worker.services import WorkerServices
+from worker.sweeper import redelivery_sweep_job
 
 log = structlog.get_logger("kimi_review.worker")
 MAX_BACKOFF_SECONDS: Final = 30.0
@@ -44,6 +46,19 @@ def worker_options(settings: Settings, shared: dict[str, Any]) -> dict[str, Any]
     redis_settings.conn_retries = 2
     return {
         "functions": [func(review_pull_request, name=REVIEW_FUNCTION)],
+        # GitHub never redelivers a failed webhook; every 5 minutes one worker asks it to.
+        "cron_jobs": [
+            cron(
+                redelivery_sweep_job,
+                name="redelivery-sweep",
+                minute=set(range(0, 60, 5)),
+                unique=True,
+                run_at_startup=False,
+                timeout=120,
+                max_tries=1,
+                keep_result=0,
+            )
+        ],
         "queue_name": keys.QUEUE,
         "redis_settings": redis_settings,
         "job_serializer": serialize_job,
@@ -73,7 +88,13 @@ async def supervise(settings: Settings, *, burst: bool = False) -> int:
         loop.add_signal_handler(sig, stop.set)
     services = WorkerServices.open(settings)
     runner = ReviewRunner(services)
-    shared: dict[str, Any] = {"settings": settings, "services": services, "runner": runner}
+    shared: dict[str, Any] = {
+        "settings": settings,
+        "services": services,
+        "runner": runner,
+        "http": services.github_http,  # the redelivery sweep's GitHub calls
+        "app_tokens": services.app_tokens,
+    }
     runner.start()
     try:
         return await _supervise_arq(settings, shared, runner, stop, burst=burst)
