@@ -90,6 +90,9 @@ async def run_attempt(
     try:
         first_try = task.failures == 0 and task.deferrals == 0
         if request.command is not None and request.comment_id is not None and first_try:
+            if not await poster.may_command(request.sender or ""):
+                log.info("command_ignored_without_write_access", sender=request.sender)
+                return AttemptEnded("done", task)
             await poster.react(request.comment_id, "eyes")  # seen; the answer follows
         if request.command == "help":
             await answer_help(flow, poster, request)

@@ -33,6 +33,12 @@ def register(fake: FakeGitHub) -> None:
     fake.add_route("GET", "/repos/{owner}/{repo}/pulls/{number}/files", reads.pull_files, "repo")
     fake.add_route("GET", "/repos/{owner}/{repo}/compare/{basehead}", reads.compare, "repo")
     fake.add_route("GET", "/repos/{owner}/{repo}/contents/{path+}", reads.contents, "repo")
+    fake.add_route(
+        "GET",
+        "/repos/{owner}/{repo}/collaborators/{username}/permission",
+        reads.permission,
+        "repo",
+    )
 
 
 class _AppRoutes:
@@ -130,6 +136,16 @@ class _RepoReads:
 
     def get_repo(self, request: Request) -> Reply:
         return Reply(200, self.repo_json(self.repo_of(request)))
+
+    def permission(self, request: Request) -> Reply:
+        """A collaborator's permission; 404 for someone who is not one."""
+        self.repo_of(request)
+        login = request.params["username"]
+        level = self.fake.permissions.get(login)
+        if level is None:
+            raise ApiError(404, f"{login} is not a user")
+        user = {"login": login, "type": "User"}
+        return Reply(200, {"permission": level, "role_name": level, "user": user})
 
     def get_pull(self, request: Request) -> Reply:
         repo, pull = self.pull_of(request)

@@ -103,6 +103,8 @@ class FakeGitHub:
         # (path, line) pairs GitHub refuses a comment on although they are in the diff, as
         # it does for a line of a diff it shows truncated: "Line could not be resolved".
         self.refuse_comment_lines: set[tuple[str, int]] = set()
+        # login -> "admin" | "write" | "read"; anyone else is no collaborator (404).
+        self.permissions: dict[str, str] = {}
         github_routes.register(self)
         github_writes.register(self)
 

@@ -93,6 +93,7 @@ def world(redis_url: str, fake_github: FakeGitHub, github_app_keys: AppKeys) -> 
     client = syncredis.Redis.from_url(redis_url)
     client.flushdb()
     repo = build_pull(fake_github)
+    fake_github.permissions["octocat"] = "write"
     kimi = FakeKimi(api_key=MODEL_KEY, responder=reviewing_responder).start()
     env = product_env(
         redis_url,

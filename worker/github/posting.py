@@ -228,6 +228,22 @@ class ReviewPoster:
         )
         return int(response.json()["id"])
 
+    async def may_command(self, login: str) -> bool:
+        """Whether `login` has write access (admin, maintain, write) to the repository.
+
+        The receiver already drops commands from outside the repository
+        (author_association); a collaborator with read access only is caught here.
+        """
+        response = await self.rest.request(
+            "GET",
+            f"{self.rest.repo_path}/collaborators/{login}/permission",
+            what=f"checking {login}'s permission",
+            accept=frozenset({404}),
+        )
+        if response.status_code == 404:
+            return False
+        return response.json().get("permission") in ("admin", "maintain", "write")
+
     async def comment(self, pr_number: int, body: str) -> int:
         """A new comment on the PR's conversation (command answers, a review abandoned)."""
         response = await self.rest.request(
