@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import structlog
 
@@ -38,10 +38,10 @@ from worker.review.check_run import (
     check_quota_paused,
     check_skipped,
 )
+from worker.review.hooks import Checkpoint, ReviewHooks
 from worker.review.live_check import LiveCheck
 from worker.review.pipeline import (
     Ceiling,
-    ChunkStore,
     PreparedReview,
     ReviewOptions,
     ReviewResult,
@@ -53,35 +53,6 @@ from worker.review.summary import SummaryInput, render_summary
 
 log = structlog.get_logger("kimi_review.flow")
 Status = Literal["posted", "already_posted", "skipped", "superseded", "dry_run"]
-
-
-class Checkpoint(ChunkStore, Protocol):
-    """A review's progress (worker.review.checkpoints): chunk answers and its check run."""
-
-    async def check_run_id(self) -> int | None: ...
-
-    async def set_check_run_id(self, check_run_id: int) -> None: ...
-
-    async def estimator(self, default: TokenEstimator) -> TokenEstimator: ...
-
-    async def started_at(self, now: float) -> float: ...
-
-
-class ReviewHooks(Protocol):
-    """What the worker and the CLI do differently around the same review."""
-
-    def checkpoint(self, head_sha: str, run: str | None) -> Checkpoint: ...
-
-    async def last_reviewed(self) -> str | None: ...
-
-    async def set_last_reviewed(self, head_sha: str) -> None: ...
-
-    async def has_own_job(self, head_sha: str) -> bool: ...
-
-    async def ensure_owner(self) -> None:
-        """Raise when this process no longer owns the review (its lease was lost)."""
-
-    async def quota_line(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
