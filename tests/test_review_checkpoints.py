@@ -235,10 +235,6 @@ async def test_a_write_refreshes_a_shortened_ttl(redis: aioredis.Redis) -> None:
     assert await redis.ttl(KEY) > STATE_TTL_SECONDS - 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="started_at writes with a bare HSETNX and no EXPIRE: a hash it creates never expires",
-)
 async def test_started_at_on_a_new_review_gives_the_hash_the_state_ttl(
     redis: aioredis.Redis,
 ) -> None:

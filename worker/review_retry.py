@@ -34,7 +34,9 @@ class RetryDecision:
 
 def backoff(attempt: int, base: float, jitter: float) -> float:
     """base·2^attempt capped at MAX_BACKOFF, the upper half jittered (jitter in [0, 1))."""
-    ceiling = min(MAX_BACKOFF, base * 2.0 ** max(0, attempt))
+    # The exponent is capped first: 2.0 ** 1024 overflows, and a long outage
+    # counts thousands of deferrals.
+    ceiling = min(MAX_BACKOFF, base * 2.0 ** min(max(0, attempt), 32))
     return ceiling / 2 + jitter * ceiling / 2
 
 
@@ -54,7 +56,7 @@ def next_attempt(
         return RetryDecision(True, 0.0, f"{reason} ({failures} failed attempts)")
     if kind == "failed":
         wait = backoff(failures - 1, FAILURE_BASE, jitter)
-    elif hint is not None:
+    elif hint is not None and hint == hint:  # NaN is no hint
         wait = min(max(hint, MIN_WAIT), MAX_HINTED_WAIT)
     else:
         wait = backoff(deferrals - 1, OUTAGE_BASE, jitter)

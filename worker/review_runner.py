@@ -34,6 +34,7 @@ from worker.services import WorkerServices
 
 log = structlog.get_logger("kimi_review.runner")
 SWEEP_BATCH: Final = 50
+BUG_RETRY_SECONDS: Final = 300.0
 
 
 class ReviewRunner:
@@ -95,6 +96,10 @@ class ReviewRunner:
         except RedisError as exc:
             # The task stays due in Redis: the sweep (here or elsewhere) resumes it.
             log.warning("review_paused_redis_unavailable", task=task.task_id, error=str(exc))
+        except Exception:  # a bug outside the attempt's own handling: not every sweep
+            log.exception("review_runner_failed", task=task.task_id)
+            with contextlib.suppress(RedisError, OSError):
+                await self.tasks.reschedule(task, due=time.time() + BUG_RETRY_SECONDS)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):

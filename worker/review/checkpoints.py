@@ -74,27 +74,40 @@ class ReviewCheckpoint:
     # --- what the review created or chose ------------------------------------
     async def check_run_id(self) -> int | None:
         raw = await self._get(_CHECK_RUN)
-        return int(raw) if raw is not None else None
+        try:
+            return int(raw) if raw is not None else None
+        except ValueError:
+            return None  # unreadable: a new check run is started
 
     async def set_check_run_id(self, check_run_id: int) -> None:
         await self._set(_CHECK_RUN, check_run_id)
 
+    async def _set_once(self, field: str, value: bytes | str) -> bytes | None:
+        """Store `value` unless the field is set; the stored value either way."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(self.key, field, value)  # type: ignore[arg-type]
+            pipe.expire(self.key, STATE_TTL_SECONDS)
+            pipe.hget(self.key, field)
+            _, _, stored = await pipe.execute()
+        return stored if isinstance(stored, bytes) else None
+
     async def estimator(self, default: TokenEstimator) -> TokenEstimator:
         """The estimator this review chunks with: the first one it stored, else `default`."""
-        raw = await self._get(_ESTIMATOR)
+        raw = await self._set_once(_ESTIMATOR, _chunk_encoder.encode(default))
         if raw is not None:
             try:
                 return _estimator_decoder.decode(raw)
             except msgspec.DecodeError:
-                pass
-        await self._set(_ESTIMATOR, _chunk_encoder.encode(default))
+                await self._set(_ESTIMATOR, _chunk_encoder.encode(default))
         return default
 
     async def started_at(self, now: float) -> float:
         """When the review first started (kept across resumes, for its duration)."""
-        await cast("Any", self._redis.hsetnx(self.key, _STARTED, repr(now)))
-        raw = await self._get(_STARTED)
-        return float(raw) if raw is not None else now
+        raw = await self._set_once(_STARTED, repr(now))
+        try:
+            return float(raw) if raw is not None else now
+        except ValueError:
+            return now
 
 
 class MemoryCheckpoint:
@@ -119,9 +132,11 @@ class MemoryCheckpoint:
         self._check_run = check_run_id
 
     async def estimator(self, default: TokenEstimator) -> TokenEstimator:
-        self._estimator = self._estimator or default
+        if self._estimator is None:
+            self._estimator = default
         return self._estimator
 
     async def started_at(self, now: float) -> float:
-        self._started = self._started or now
+        if self._started is None:
+            self._started = now
         return self._started

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from typing import Protocol
 
+import httpx
 import structlog
 
 from worker.github.errors import GitHubError
@@ -69,6 +70,6 @@ class LiveCheck:
             try:
                 await self._writer.update_check(check_run_id, check_in_progress(done, self.total))
                 self._sent = done
-            except GitHubError as exc:
+            except (GitHubError, httpx.HTTPError) as exc:
                 log.info("live_count_not_updated", error=str(exc))
             await asyncio.sleep(self._interval)
