@@ -30,6 +30,7 @@ from typing import Protocol, runtime_checkable
 
 import structlog
 
+from worker import pipeline_metrics
 from worker.config import ModelEndpoint
 from worker.llm.advice import AGENTS_ONLY, auth_advice, short_reason
 from worker.llm.base import ChatRequest, ModelClient, ModelReply, Role
@@ -95,12 +96,16 @@ class Served:
 
 
 class _Unavailable(Exception):
-    """This endpoint cannot serve this call now (internal to the failover)."""
+    """This endpoint cannot serve this call now (internal to the failover).
 
-    def __init__(self, reason: str, retry_after: float | None) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    `kind` is the error kind behind it: the reason's wording, and the failover metric's label.
+    """
+
+    def __init__(self, role: Role, kind: str, retry_after: float | None) -> None:
+        self.reason = short_reason(role, kind)
+        super().__init__(self.reason)
         self.retry_after = retry_after
+        self.kind = kind
 
 
 def _earliest(hints: list[float | None]) -> float | None:
@@ -140,16 +145,19 @@ class Failover:
                 raise paused
             reasons.append("main over its token budget for this window")
             hints.append(paused.retry_after)
+            cause = "budget"
         else:
             try:
                 reply = await self._serve(self.main, request, review_key)
             except _Unavailable as exc:
                 reasons.append(exc.reason)
                 hints.append(exc.retry_after)
+                cause = exc.kind
             else:
                 return Served(reply, "main", self.main.client.endpoint.model)
         if self.fallback is None:
             raise ModelsUnavailable(reasons, _earliest(hints))
+        pipeline_metrics.observe_failover(cause)
         try:
             reply = await self._serve(self.fallback, request, review_key)
         except _Unavailable as exc:
@@ -173,7 +181,7 @@ class Failover:
     async def _check_breaker(self, endpoint: ModelEndpoint) -> None:
         trip = await self._breaker.tripped(endpoint.key_id)
         if trip is not None:
-            raise _Unavailable(short_reason(endpoint.role, trip.kind), trip.remaining)
+            raise _Unavailable(endpoint.role, trip.kind, trip.remaining)
 
     async def _serve(self, route: Route, request: ChatRequest, review_key: str) -> ModelReply:
         endpoint = route.client.endpoint
@@ -183,7 +191,8 @@ class Failover:
             try:
                 async with route.gate.hold(review_key):
                     await self._check_breaker(endpoint)  # the wait at the gate may be long
-                    reply = await route.client.complete(request)
+                    with pipeline_metrics.timed_llm_call(endpoint.provider, endpoint.role):
+                        reply = await route.client.complete(request)
             except RateLimited as exc:
                 await route.gate.report_rate_limited()
                 wait = exc.retry_after
@@ -191,28 +200,31 @@ class Failover:
                     wait = self._policy.backoff(rate_limited, self._jitter())
                 if rate_limited >= self._policy.rate_limit_retries or wait > self._policy.max_wait:
                     log.warning("model_rate_limited_giving_up", error=exc.describe(), wait=wait)
-                    raise _Unavailable(short_reason(endpoint.role, exc.kind), wait) from exc
+                    raise _Unavailable(endpoint.role, exc.kind, wait) from exc
                 rate_limited += 1
                 log.info("model_rate_limited_waiting", error=exc.describe(), wait=wait)
                 await self._sleep(wait)
             except (QuotaExhausted, AgentsOnlyRefusal, AuthRefused) as exc:
                 await self._refused(exc, endpoint)
-                raise _Unavailable(short_reason(endpoint.role, exc.kind), self._cooldown) from exc
+                raise _Unavailable(endpoint.role, exc.kind, self._cooldown) from exc
             except (ServerFailed, TransportFailed) as exc:
                 if transient >= self._policy.transient_retries:
                     log.warning("model_call_failed", error=exc.describe())
-                    raise _Unavailable(short_reason(endpoint.role, exc.kind), None) from exc
+                    raise _Unavailable(endpoint.role, exc.kind, None) from exc
                 transient += 1
                 log.info("model_call_retrying", error=exc.describe())
                 await self._sleep(self._policy.transient_pause)
             except RequestRejected as exc:
                 # No traceback: the provider's message is the whole story.
                 log.error("model_request_rejected", error=exc.describe())  # noqa: TRY400
-                raise _Unavailable(short_reason(endpoint.role, exc.kind), None) from exc
+                raise _Unavailable(endpoint.role, exc.kind, None) from exc
             else:
                 await route.gate.report_success()
+                u = reply.usage
+                pipeline_metrics.observe_tokens(
+                    endpoint.role, prompt=u.prompt, completion=u.completion, cached=u.cached
+                )
                 if route.quota is not None:
-                    u = reply.usage
                     await route.quota.record(
                         review_key,
                         prompt=u.prompt,
@@ -233,3 +245,4 @@ class Failover:
         await self._breaker.trip(
             endpoint.key_id, kind=exc.kind, reason=exc.describe(), cooldown=self._cooldown
         )
+        pipeline_metrics.observe_breaker_trip(endpoint.role, exc.kind)
