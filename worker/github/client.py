@@ -30,6 +30,7 @@ from github.ContentFile import ContentFile
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
+from worker import pipeline_metrics
 from worker.github.auth import RepoRef, TokenSource
 from worker.github.errors import (
     GitHubAuthError,
@@ -231,7 +232,7 @@ class GitHubReader:
             cancelled = False
             try:
                 client.auth.current = token
-                return await asyncio.to_thread(read, client.repo)
+                found = await asyncio.to_thread(read, client.repo)
             except asyncio.CancelledError:
                 cancelled = True
                 raise
@@ -241,11 +242,15 @@ class GitHubReader:
                 )
             except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
                 error = GitHubUnavailable(f"{what}: {type(exc).__name__}", url=self._api_url)
+            else:
+                pipeline_metrics.observe_github_request("GET", 200)
+                return found
             finally:
                 if cancelled:  # the thread may still be using this client: never lend it again
                     self._created -= 1
                 else:
                     self._pool.put_nowait(client)
+            pipeline_metrics.observe_github_error("GET", error)
             if isinstance(error, GitHubAuthError) and not auth_retried:
                 # The cached token was revoked or expired early: mint a new one, once.
                 auth_retried = True
@@ -258,6 +263,7 @@ class GitHubReader:
                 and rate_retries < self._rate_limit_retries
             ):
                 rate_retries += 1
+                pipeline_metrics.observe_github_wait("retry_after", error.retry_after)
                 await asyncio.sleep(error.retry_after)
                 continue
             raise error

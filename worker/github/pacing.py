@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
+from worker import pipeline_metrics
+
 MIN_INTERVAL_SECONDS: Final = 1.0
 PER_MINUTE: Final = 80
 WINDOW_SECONDS: Final = 60.0
@@ -73,6 +75,7 @@ class WritePacer:
         async with lane.lock:
             wait = self.wait_needed(lane_key)
             if wait > 0:
+                pipeline_metrics.observe_github_wait("pacing", wait)
                 await self.sleep(wait)
             lane.sent.append(self.clock())
             yield

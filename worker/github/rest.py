@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import httpx
 
+from worker import pipeline_metrics
 from worker.github.auth import API_VERSION, RepoRef, TokenSource
 from worker.github.errors import (
     GitHubAuthError,
@@ -80,6 +81,8 @@ class GitHubRest:
             if response.is_success or response.status_code in accept:
                 return response
             error = self._error(response, what=what)
+            if isinstance(error, GitHubRateLimited):
+                pipeline_metrics.observe_github_rate_limited(method)
             if isinstance(error, GitHubAuthError) and not auth_retried:
                 auth_retried = True  # a token revoked or expired early: mint a new one, once
                 self._tokens.forget(self.repo)
@@ -91,6 +94,7 @@ class GitHubRest:
                 and rate_retries < self._rate_retries
             ):
                 rate_retries += 1
+                pipeline_metrics.observe_github_wait("retry_after", error.retry_after)
                 await self.pacer.sleep(error.retry_after)
                 continue
             raise error
@@ -133,16 +137,20 @@ class GitHubRest:
         }
         try:
             if method.upper() not in WRITE_METHODS:
-                return await self._http.request(
+                response = await self._http.request(
                     method, url, headers=headers, json=json, params=params
                 )
-            lane = self.repo.installation_id or self.repo.full_name
-            async with self.pacer.turn(lane):
-                return await self._http.request(
-                    method, url, headers=headers, json=json, params=params
-                )
+            else:
+                lane = self.repo.installation_id or self.repo.full_name
+                async with self.pacer.turn(lane):
+                    response = await self._http.request(
+                        method, url, headers=headers, json=json, params=params
+                    )
         except httpx.HTTPError as exc:
+            pipeline_metrics.observe_github_request(method, None)
             raise GitHubUnavailable(f"{what}: {type(exc).__name__}", url=self._api_url) from None
+        pipeline_metrics.observe_github_request(method, response.status_code)
+        return response
 
     def _error(self, response: httpx.Response, *, what: str) -> GitHubError:
         message = ""
