@@ -14,8 +14,11 @@ import time
 from collections import Counter
 from typing import Any
 
+import redis as syncredis
+
 from tests.fakes.model_replies import Reply, kimi_unauthorized
 from tests.support.e2e_world import PR, REVIEWS, World
+from tests.support.redis_server import RedisServer
 from tests.support.review_world import (
     chunk_of,
     many_files,
@@ -149,3 +152,41 @@ def test_a_draft_is_not_reviewed_and_the_check_run_says_so(world: World) -> None
     assert "draft" in check["output"]["summary"]
     assert world.reviews() == []
     assert world.kimi.requests == []
+
+
+def test_a_review_whose_worker_lost_redis_resumes_once_redis_is_back(world: World) -> None:
+    """Redis (with AOF, as deployed) restarts mid-review: the review finishes, once."""
+    redis_server = RedisServer(persistent=True).start()
+    try:
+        world.env["REDIS_URL"] = redis_server.url
+        world.redis = syncredis.Redis.from_url(redis_server.url)
+        world.use_pull(changes=many_files(5))
+        release = threading.Event()
+        answered: list[str] = []
+
+        def responder(body: Any) -> Reply:
+            if len(answered) >= 2:
+                release.wait(timeout=60)
+            answered.append(chunk_of(body))
+            return reviewing_responder(body)
+
+        world.kimi.responder = responder
+        base = world.serve()
+        world.worker(API_LLM_CHUNK_TOKENS="1000")
+        send(base, "pull_request", pr_event(world.repo, world.repo.pulls[PR]))
+        world.wait(lambda: _stored_chunks(world) >= 2 and len(world.kimi.requests) >= 4)
+        paid_before = list(answered)
+        redis_server.stop()
+        time.sleep(6)  # past the 4 s lease: the worker must give the review up
+        world.kimi.responder = reviewing_responder
+        release.set()
+        redis_server.start()
+        started = time.monotonic()
+        world.wait(lambda: len(world.reviews()) == 1 and world.settled(), timeout=60)
+        assert time.monotonic() - started < 60
+        sent = Counter(chunk_of(r.body) for r in world.kimi.requests)
+        for chunk in paid_before:
+            assert sent[chunk] == 1
+        assert len(world.reviews()) == 1
+    finally:
+        redis_server.stop()

@@ -27,10 +27,15 @@ def answers_ping(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class RedisServer:
-    """Starts and stops one redis-server on a port of its own (no persistence)."""
+    """Starts and stops one redis-server on a port of its own.
 
-    def __init__(self, port: int | None = None) -> None:
+    No persistence by default; `persistent=True` keeps an AOF (fsync always),
+    as deploy/compose.yaml does, so a restart keeps the data.
+    """
+
+    def __init__(self, port: int | None = None, *, persistent: bool = False) -> None:
         self.port = port or free_port()
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
         self.dir = Path(tempfile.mkdtemp(prefix="kimi-review-redis-"))
 
@@ -52,7 +57,9 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persistent else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.dir),
             ],
