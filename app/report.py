@@ -8,6 +8,7 @@ are removed before anything is printed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
@@ -80,7 +81,10 @@ def render_text(prepared: PreparedReview, result: ReviewResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_json(prepared: PreparedReview, result: ReviewResult) -> bytes:
+def render_json(
+    prepared: PreparedReview, result: ReviewResult, *, extra: Mapping[str, Any] | None = None
+) -> bytes:
+    """The report as JSON; `extra` keys come first (`review <PR URL>`: status, review URL)."""
     findings: list[dict[str, Any]] = []
     for finding, line, start, why in _entries(result):
         entry = msgspec.to_builtins(finding)
@@ -91,6 +95,7 @@ def render_json(prepared: PreparedReview, result: ReviewResult) -> bytes:
             entry["not_inline_reason"] = why
         findings.append(entry)
     document = {
+        **(extra or {}),
         "findings": findings,
         "summary": result.chunk_summaries,
         "skipped": [{"path": s.path, "reason": s.reason} for s in prepared.skipped],
