@@ -18,7 +18,6 @@ from worker.envparse import SettingsError
 from worker.logs import configure_logging
 
 EXIT_CONFIG = 2
-EXIT_UNAVAILABLE = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,15 +56,6 @@ def _settings(command: Command, *, quiet: bool = False) -> Settings:
     return settings
 
 
-def _not_yet(feature: str) -> int:
-    print(
-        f"kimi-review: {feature} is not available in this version yet "
-        "(see the README's roadmap); nothing was done.",
-        file=sys.stderr,
-    )
-    return EXIT_UNAVAILABLE
-
-
 def _review_diff(source: str, *, as_json: bool) -> int:
     import asyncio
 
@@ -78,6 +68,24 @@ def _review_diff(source: str, *, as_json: bool) -> int:
         print(f"kimi-review review --diff: cannot read {source}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
     return asyncio.run(review_diff(settings, text, as_json=as_json, out=sys.stdout, err=sys.stderr))
+
+
+def _review_pr(url: str, *, dry_run: bool, as_json: bool) -> int:
+    import asyncio
+
+    from app.oneshot_pr import PullUrlError, parse_pull_url, review_pull
+
+    try:
+        pull = parse_pull_url(url)
+    except PullUrlError as exc:
+        print(f"kimi-review review: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = _settings("review", quiet=True)
+    return asyncio.run(
+        review_pull(
+            settings, pull, dry_run=dry_run, as_json=as_json, out=sys.stdout, err=sys.stderr
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
         if args.diff is not None:
             return _review_diff(args.diff, as_json=args.json)
-        return _not_yet("`review <PR URL>`")
+        return _review_pr(args.pr_url, dry_run=args.dry_run, as_json=args.json)
     if args.command == "doctor":
         from app.doctor import doctor_main
 
