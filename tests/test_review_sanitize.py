@@ -147,3 +147,10 @@ def test_no_live_mention_html_or_image_survives_rendering(text: str) -> None:
 def test_the_renderer_check_sees_what_the_sanitiser_removes() -> None:
     """The property above is only as good as its oracle: it must flag raw input."""
     assert _rendered_problems("hi @bob ![x](y) <b>")
+
+
+def test_an_escaped_mention_glued_to_a_word_is_quoted_too() -> None:
+    """Hypothesis found `@a\\@a`: the escape ended one text node, `@a` was live in the next."""
+    out = sanitize_markdown("@a\\@a")
+    assert _rendered_problems(out) == []
+    assert sanitize_markdown("mail a@b.c") == "mail a@b.c"  # e-mail addresses stay as they are

@@ -35,8 +35,11 @@ _CODE_SPAN: Final = re.compile(
 # addresses and URLs stay untouched). Names glued together (`@a@b`) are quoted
 # as one: the second would otherwise start a fresh text node and be linked.
 _NAME: Final = r"@[A-Za-z0-9][A-Za-z0-9-]*(?:/[\w.-]+)?"
+# A backslash-escaped `\@name` is quoted whatever comes before it: the
+# escape ends one text node and `@name` starts the next, where it is live.
 _MENTION: Final = re.compile(
-    rf"(?<![A-Za-z0-9/@\\])(?P<escapes>\\*)(?P<mention>{_NAME}(?:{_NAME})*)"
+    rf"(?:(?<![A-Za-z0-9/@\\])|(?<=[A-Za-z0-9/@])(?=\\))"
+    rf"(?P<escapes>\\*)(?P<mention>{_NAME}(?:{_NAME})*)"
 )
 _STRAY_BACKTICK: Final = re.compile(r"(?<!\\)(?P<escapes>(?:\\\\)*)`")
 _IMAGE: Final = re.compile(r"!\[")
