@@ -21,6 +21,7 @@ from worker.contract import ReviewRequest
 from worker.github.auth import RepoRef
 from worker.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited
 from worker.github.posting import ReviewPoster
+from worker.pipeline_metrics import ReviewOutcome
 from worker.review import messages
 from worker.review.check_run import check_gave_up
 from worker.review.commands import answer_help, reply_to_command
@@ -33,12 +34,20 @@ from worker.usage import finish_review
 
 log = structlog.get_logger("kimi_review.attempt")
 Ending = Literal["done", "retry", "left"]
+_OUTCOMES: dict[str, ReviewOutcome] = {
+    "posted": "posted",
+    "already_posted": "already_posted",
+    "skipped": "skipped",
+    "superseded": "superseded",
+    "dry_run": "skipped",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class AttemptEnded:
     ending: Ending
     task: ReviewTask  # with this attempt counted
+    outcome: ReviewOutcome  # for kimi_review_reviews_total
     retry: float | None = None  # seconds until the next attempt, for "retry"
 
 
@@ -92,17 +101,17 @@ async def run_attempt(
         if request.command is not None and request.comment_id is not None and first_try:
             if not await poster.may_command(request.sender or ""):
                 log.info("command_ignored_without_write_access", sender=request.sender)
-                return AttemptEnded("done", task)
+                return AttemptEnded("done", task, "skipped")
             await poster.react(request.comment_id, "eyes")  # seen; the answer follows
         if request.command == "help":
             await answer_help(flow, poster, request)
-            return AttemptEnded("done", task)
+            return AttemptEnded("done", task, "skipped")
         outcome = await flow.run(target_of(request))
         await _after(services, poster, request, outcome)
-        return AttemptEnded("done", task)
+        return AttemptEnded("done", task, _OUTCOMES[outcome.status])
     except LeaseLost:
         log.warning("review_taken_over")
-        return AttemptEnded("left", task)
+        return AttemptEnded("left", task, "superseded")
     except ReviewDeferred as exc:
         kind, hint, reason = "deferred", exc.retry_after, exc.reason
         task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
@@ -111,7 +120,7 @@ async def run_attempt(
         task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
     except GitHubNotFound as exc:
         log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
-        return AttemptEnded("done", task)
+        return AttemptEnded("done", task, "skipped")
     except (GitHubError, httpx.HTTPError) as exc:
         kind, reason = "failed", str(exc)
         task = replace(task, failures=task.failures + 1, last_error=reason)
@@ -134,8 +143,8 @@ async def run_attempt(
     )
     if decision.give_up:
         await _give_up(poster, task, decision.reason, hooks)
-        return AttemptEnded("done", task)
-    return AttemptEnded("retry", task, decision.wait)
+        return AttemptEnded("done", task, "gave_up")
+    return AttemptEnded("retry", task, "failed" if kind == "failed" else "deferred", decision.wait)
 
 
 async def _after(

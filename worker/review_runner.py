@@ -26,7 +26,7 @@ from typing import Final
 import structlog
 from redis.exceptions import RedisError
 
-from worker import keys
+from worker import keys, pipeline_metrics
 from worker.contract import ReviewRequest
 from worker.review_attempt import AttemptEnded, run_attempt
 from worker.review_tasks import ReviewTask, TaskStore
@@ -88,18 +88,9 @@ class ReviewRunner:
         assert me is not None
         keeper = asyncio.create_task(self._keep_lease(lock, token, me))
         try:
-            ended = await run_attempt(self.services, self.tasks, task, lock=lock, token=token)
-            await self._settle(task, ended)
-        except asyncio.CancelledError:
-            log.info("review_interrupted", task=task.task_id)
-            raise
-        except RedisError as exc:
-            # The task stays due in Redis: the sweep (here or elsewhere) resumes it.
-            log.warning("review_paused_redis_unavailable", task=task.task_id, error=str(exc))
-        except Exception:  # a bug outside the attempt's own handling: not every sweep
-            log.exception("review_runner_failed", task=task.task_id)
-            with contextlib.suppress(RedisError, OSError):
-                await self.tasks.reschedule(task, due=time.time() + BUG_RETRY_SECONDS)
+            with pipeline_metrics.track_review() as review:
+                review.outcome = "deferred"  # unless the attempt says otherwise
+                await self._attempt(task, lock, token, review)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
@@ -107,13 +98,34 @@ class ReviewRunner:
             self._running.pop(task.task_id, None)
             self._kick.set()  # another task of this PR may be waiting
 
-    async def _settle(self, task: ReviewTask, ended: AttemptEnded) -> None:
-        if ended.retry is None:
-            await self.tasks.drop(task.task_id)
+    async def _attempt(
+        self, task: ReviewTask, lock: str, token: str, review: pipeline_metrics.ReviewTracking
+    ) -> None:
+        try:
+            ended = await run_attempt(self.services, self.tasks, task, lock=lock, token=token)
+            review.outcome = ended.outcome
+            await self._settle(ended)
+        except asyncio.CancelledError:
+            log.info("review_interrupted", task=task.task_id)  # resumed here or elsewhere
+            raise
+        except RedisError as exc:
+            # The task stays due in Redis: the sweep (here or elsewhere) resumes it.
+            log.warning("review_paused_redis_unavailable", task=task.task_id, error=str(exc))
+        except Exception:  # a bug outside the attempt's own handling: not every sweep
+            review.outcome = "failed"
+            log.exception("review_runner_failed", task=task.task_id)
+            with contextlib.suppress(RedisError, OSError):
+                await self.tasks.reschedule(task, due=time.time() + BUG_RETRY_SECONDS)
+
+    async def _settle(self, ended: AttemptEnded) -> None:
+        task_id = ended.task.task_id
+        if ended.ending == "left":  # another worker took the review over: it is theirs
             return
-        due = time.time() + ended.retry
-        await self.tasks.reschedule(ended.task, due=due)
-        log.info("review_rescheduled", task=task.task_id, in_seconds=round(ended.retry, 1))
+        if ended.ending == "done" or ended.retry is None:
+            await self.tasks.drop(task_id)
+            return
+        await self.tasks.reschedule(ended.task, due=time.time() + ended.retry)
+        log.info("review_rescheduled", task=task_id, in_seconds=round(ended.retry, 1))
 
     async def _keep_lease(self, lock: str, token: str, review: asyncio.Task[None]) -> None:
         last_ok = time.monotonic()
@@ -150,6 +162,8 @@ class ReviewRunner:
         while True:
             try:
                 await self.sweep()
+                await pipeline_metrics.observe_queue_depth(self.services.redis)
+                pipeline_metrics.DEFERRED_REVIEWS.set(await self.tasks.deferred(time.time()))
             except (RedisError, OSError) as exc:
                 log.info("review_sweep_failed", error=str(exc))
             self._kick.clear()

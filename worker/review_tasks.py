@@ -99,6 +99,10 @@ class TaskStore:
     async def waiting(self) -> int:
         return int(await self._redis.zcard(keys.REVIEW_DUE))
 
+    async def deferred(self, now: float) -> int:
+        """Tasks waiting for a later start (a model or GitHub unavailable, a quota pause)."""
+        return int(await self._redis.zcount(keys.REVIEW_DUE, f"({now}", "+inf"))
+
     # --- the per-PR lease ----------------------------------------------------
     async def acquire(self, lock: str, token: str, ttl: float) -> bool:
         return bool(await self._redis.set(lock, token, nx=True, px=int(ttl * 1000)))

@@ -211,13 +211,25 @@ class ReviewFlow:
             )
         await self.hooks.ensure_owner()
         now = await self.reader.pull_request(pr.number)
+        ended: FlowOutcome | None = None
         if now.state != "open":
-            return FlowOutcome("skipped", f"pull request {now.state} while reviewing", head)
-        if now.head_sha != head and await self.hooks.has_own_job(now.head_sha):
-            return FlowOutcome("superseded", f"head moved on to {now.head_sha[:12]}", head)
-        posted = await self.poster.post_review(pr.number, head, result.placement, run=target.run)
-        if posted.outcome == "commit_moved":
-            return FlowOutcome("superseded", "GitHub no longer accepts comments on this head", head)
+            ended = FlowOutcome("skipped", f"pull request {now.state} while reviewing", head)
+        elif now.head_sha != head and await self.hooks.has_own_job(now.head_sha):
+            ended = FlowOutcome("superseded", f"head moved on to {now.head_sha[:12]}", head)
+        posted = None
+        if ended is None:
+            posted = await self.poster.post_review(
+                pr.number, head, result.placement, run=target.run
+            )
+            if posted.outcome == "commit_moved":
+                reason = "GitHub no longer accepts comments on this head"
+                ended = FlowOutcome("superseded", reason, head)
+        if ended is not None or posted is None:
+            ended = ended or FlowOutcome("skipped", "not posted", head)
+            check_id = await checkpoint.check_run_id()
+            if check_id is not None:  # the check run must not stay "in progress" forever
+                await self.poster.update_check(check_id, check_skipped(ended.reason))
+            return ended
         info = SummaryInput(
             head_sha=head,
             model=" + ".join(result.models)
@@ -248,7 +260,7 @@ class ReviewFlow:
             seconds=round(time.time() - started_at, 1),
         )
         return FlowOutcome(
-            posted.outcome,
+            "posted" if posted.outcome == "posted" else "already_posted",
             "review posted",
             head,
             posted.html_url,

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import structlog
 
+from worker import pipeline_metrics
 from worker.answer import SEVERITY_RANK, Finding
 from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
@@ -184,6 +185,7 @@ async def review_chunks(
     async def review(chunk: Chunk) -> None:
         stored = await store.get(chunk.id)
         if stored is not None:
+            pipeline_metrics.observe_chunks("checkpoint")
             outcomes.results.append((chunk, stored))
             return
         messages = [
@@ -212,6 +214,7 @@ async def review_chunks(
         finally:
             if ceiling is not None:
                 await ceiling.release(review_key, estimate)
+        pipeline_metrics.observe_chunks("model")
         await store.put(chunk.id, result)
         outcomes.results.append((chunk, result))
 
