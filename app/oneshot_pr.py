@@ -19,15 +19,15 @@ Exit codes: 0 reviewed, already reviewed or skipped (the report says which),
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit
 
 import msgspec
 
+from app.oneshot import ProgressLine
 from app.report import render_json, render_text, terminal_safe
-from worker.config import Settings, Thinking
+from worker.config import Settings
 from worker.gate import open_gate
 from worker.github.auth import RepoRef, token_source
 from worker.github.client import GitHubReader
@@ -35,10 +35,8 @@ from worker.github.errors import GitHubAuthError, GitHubError, GitHubNotFound
 from worker.github.pacing import WritePacer
 from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
-from worker.llm.base import TokenUsage
 from worker.llm.breaker import LocalBreaker
 from worker.llm.build import build_chunk_reviewer
-from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.transport import open_http_client
 from worker.review.check_run import check_skipped
 from worker.review.checkpoints import MemoryCheckpoint
@@ -96,49 +94,6 @@ def host_mismatch(pull: PullUrl, api_url: str) -> str | None:
         f"warning: the URL is on {pull.host} but GITHUB_API_URL is {api_url}; "
         f"reading {pull.repo.full_name}#{pull.number} from GITHUB_API_URL"
     )
-
-
-class ChunkCounter(ChunkReviewer):
-    """The real reviewer, counting answered chunks for a progress line on stderr.
-
-    The flow feeds its own progress only to the check run (and has none in a
-    dry run); wrapping the reviewer gives the terminal a line without
-    changing the flow. The total is unknown until the flow has chunked the
-    PR, so the line counts up: `reviewing: 3 chunks done · 12,345 tokens`.
-    """
-
-    def __init__(self, inner: ChunkReviewer, stream: TextIO) -> None:
-        # Not super().__init__: every call goes to `inner`, which owns the failover.
-        self._inner = inner
-        self._stream = stream
-        self._active = stream.isatty()
-        self.done = 0
-        self.usage = TokenUsage()
-
-    async def review_chunk(
-        self,
-        messages: Iterable[Mapping[str, str]],
-        *,
-        chunk_tokens: int,
-        review_key: str,
-        thinking: Thinking | None = None,
-    ) -> ChunkResult:
-        result = await self._inner.review_chunk(
-            messages, chunk_tokens=chunk_tokens, review_key=review_key, thinking=thinking
-        )
-        self.done += 1
-        self.usage = self.usage + result.usage
-        if self._active:
-            tokens = self.usage.prompt + self.usage.completion
-            chunks = f"{self.done} chunk{'s' if self.done != 1 else ''}"
-            self._stream.write(f"\rreviewing: {chunks} done · {tokens:,} tokens ")
-            self._stream.flush()
-        return result
-
-    def finish(self) -> None:
-        if self._active and self.done:
-            self._stream.write("\r\033[K")
-            self._stream.flush()
 
 
 class OneShotHooks:
@@ -200,17 +155,13 @@ async def review_pull(
         main_gate = open_gate(llm.main, None)
         fallback_gate = open_gate(llm.fallback, None) if llm.fallback else None
         breaker = LocalBreaker()
-        counter = ChunkCounter(
-            build_chunk_reviewer(
-                llm,
-                http=model_http,
-                breaker=breaker,
-                main_gate=main_gate,
-                fallback_gate=fallback_gate,
-            ),
-            err,
+        reviewer = build_chunk_reviewer(
+            llm, http=model_http, breaker=breaker, main_gate=main_gate, fallback_gate=fallback_gate
         )
-        flow = ReviewFlow(settings, reader, poster, counter, hooks, pull.repo.full_name)
+        progress = ProgressLine(err)
+        flow = ReviewFlow(
+            settings, reader, poster, reviewer, hooks, pull.repo.full_name, progress=progress
+        )
         problem: str | None = None
         code = 0
         try:
@@ -220,7 +171,7 @@ async def review_pull(
         except GitHubError as exc:
             problem, code = github_problem(exc, pull), EXIT_GITHUB
         finally:
-            counter.finish()
+            progress.finish()
             await reader.close()
         if problem is not None:
             err.write(f"{PREFIX}: {problem}\n")

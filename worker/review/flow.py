@@ -28,6 +28,7 @@ from worker.diff.tokens import TokenEstimator
 from worker.github.client import GitHubReader
 from worker.github.models import PullRequestInfo
 from worker.github.posting import ReviewPoster
+from worker.llm.base import TokenUsage
 from worker.llm.chunk_review import ChunkReviewer
 from worker.llm.errors import ModelsUnavailable, QuotaPaused
 from worker.repo_config import LoadedConfig, ReviewPlan, decide, read_repo_config
@@ -43,6 +44,7 @@ from worker.review.live_check import LiveCheck
 from worker.review.pipeline import (
     Ceiling,
     PreparedReview,
+    Progress,
     ReviewOptions,
     ReviewResult,
     conclude_review,
@@ -100,6 +102,7 @@ class ReviewFlow:
     repository: str
     ceiling: Ceiling | None = None
     check_interval: float = 3.0
+    progress: Progress | None = None  # a terminal's progress line (the CLI)
 
     async def run(self, target: ReviewTarget) -> FlowOutcome:
         pr = await self.reader.pull_request(target.pr_number)
@@ -181,7 +184,7 @@ class ReviewFlow:
                 self.reviewer,
                 review_key=review_key,
                 store=checkpoint,
-                progress=live.progress if live else None,
+                progress=_both(live.progress if live else None, self.progress),
                 ceiling=self.ceiling,
                 thinking=plan.thinking,
             )
@@ -294,3 +297,17 @@ class ReviewFlow:
     async def _skip_check(self, head: str, reason: str) -> None:
         if self.poster is not None:
             await self.poster.start_check(head, check_skipped(reason))
+
+
+def _both(first: Progress | None, second: Progress | None) -> Progress | None:
+    """One progress callback feeding the live check run and a terminal line."""
+    if first is None or second is None:
+        return first or second
+
+    async def report(done: int, total: int, usage: TokenUsage) -> None:
+        for callback in (first, second):
+            maybe = callback(done, total, usage)
+            if maybe is not None:
+                await maybe
+
+    return report
