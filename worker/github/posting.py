@@ -220,13 +220,7 @@ class ReviewPoster:
                     what=f"editing the summary of #{pr_number}",
                 )
                 return comment_id
-        response = await self.rest.request(
-            "POST",
-            f"{repo}/issues/{pr_number}/comments",
-            json={"body": body},
-            what=f"posting the summary of #{pr_number}",
-        )
-        return int(response.json()["id"])
+        return await self.comment(pr_number, body)
 
     async def may_command(self, login: str) -> bool:
         """Whether `login` has write access (admin, maintain, write) to the repository.
