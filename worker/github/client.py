@@ -33,12 +33,11 @@ from urllib3.util.retry import Retry
 from worker import pipeline_metrics
 from worker.github.auth import RepoRef, TokenSource
 from worker.github.errors import (
-    GitHubAuthError,
     GitHubError,
     GitHubNotFound,
-    GitHubRateLimited,
     GitHubUnavailable,
     error_for_status,
+    retry_step,
 )
 from worker.github.models import CompareResult, DiffEntry, FileBlob, PullRequestInfo
 from worker.secrets import Secret
@@ -251,20 +250,21 @@ class GitHubReader:
                 else:
                     self._pool.put_nowait(client)
             pipeline_metrics.observe_github_error("GET", error)
-            if isinstance(error, GitHubAuthError) and not auth_retried:
-                # The cached token was revoked or expired early: mint a new one, once.
+            step = retry_step(
+                error,
+                auth_retried=auth_retried,
+                rate_retries=rate_retries,
+                max_wait=self._max_rate_limit_wait,
+                max_retries=self._rate_limit_retries,
+            )
+            if step == "reauth":
                 auth_retried = True
                 self._tokens.forget(self.repo)
                 continue
-            if (
-                isinstance(error, GitHubRateLimited)
-                and error.retry_after is not None
-                and error.retry_after <= self._max_rate_limit_wait
-                and rate_retries < self._rate_limit_retries
-            ):
+            if isinstance(step, float):
                 rate_retries += 1
-                pipeline_metrics.observe_github_wait("retry_after", error.retry_after)
-                await asyncio.sleep(error.retry_after)
+                pipeline_metrics.observe_github_wait("retry_after", step)
+                await asyncio.sleep(step)
                 continue
             raise error
 

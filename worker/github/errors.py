@@ -11,6 +11,7 @@ force-pushed SHA, an uninstalled App).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 from worker.secrets import scrub
 
@@ -105,3 +106,32 @@ def error_for_status(
     if status >= 500:
         return GitHubUnavailable(text, status=status, url=url)
     return GitHubRequestFailed(text, status=status, url=url)
+
+
+RetryStep = Literal["reauth"] | float  # a float: seconds to wait, then try again
+
+
+def retry_step(
+    error: GitHubError,
+    *,
+    auth_retried: bool,
+    rate_retries: int,
+    max_wait: float,
+    max_retries: int,
+) -> RetryStep | None:
+    """What a read or a write does after `error`: the one policy for both paths.
+
+    `reauth`: the cached token was revoked or expired early, mint a new one
+    (once). A number: a rate limit whose Retry-After is short enough to wait
+    out here (at most `max_retries` times). None: raise, the job defers.
+    """
+    if isinstance(error, GitHubAuthError) and not auth_retried:
+        return "reauth"
+    if (
+        isinstance(error, GitHubRateLimited)
+        and error.retry_after is not None
+        and error.retry_after <= max_wait
+        and rate_retries < max_retries
+    ):
+        return float(error.retry_after)
+    return None

@@ -23,11 +23,11 @@ import httpx
 from worker import pipeline_metrics
 from worker.github.auth import API_VERSION, RepoRef, TokenSource
 from worker.github.errors import (
-    GitHubAuthError,
     GitHubError,
     GitHubRateLimited,
     GitHubUnavailable,
     error_for_status,
+    retry_step,
 )
 from worker.github.pacing import WritePacer
 from worker.version import user_agent
@@ -83,19 +83,21 @@ class GitHubRest:
             error = self._error(response, what=what)
             if isinstance(error, GitHubRateLimited):
                 pipeline_metrics.observe_github_rate_limited(method)
-            if isinstance(error, GitHubAuthError) and not auth_retried:
-                auth_retried = True  # a token revoked or expired early: mint a new one, once
+            step = retry_step(
+                error,
+                auth_retried=auth_retried,
+                rate_retries=rate_retries,
+                max_wait=self._max_wait,
+                max_retries=self._rate_retries,
+            )
+            if step == "reauth":
+                auth_retried = True
                 self._tokens.forget(self.repo)
                 continue
-            if (
-                isinstance(error, GitHubRateLimited)
-                and error.retry_after is not None
-                and error.retry_after <= self._max_wait
-                and rate_retries < self._rate_retries
-            ):
+            if isinstance(step, float):
                 rate_retries += 1
-                pipeline_metrics.observe_github_wait("retry_after", error.retry_after)
-                await self.pacer.sleep(error.retry_after)
+                pipeline_metrics.observe_github_wait("retry_after", step)
+                await self.pacer.sleep(step)
                 continue
             raise error
 
