@@ -173,7 +173,8 @@ async def _give_up(poster: ReviewPoster, task: ReviewTask, reason: str, hooks: W
     try:
         await poster.comment(request.pr_number, messages.gave_up_comment(head, attempts, reason))
         if request.head_sha is not None:
-            check_id = await hooks.checkpoint(request.head_sha, None).check_run_id()
+            run = target_of(request).run
+            check_id = await hooks.checkpoint(request.head_sha, run).check_run_id()
             update = check_gave_up(request.head_sha, attempts, reason)
             if check_id is not None:
                 await poster.update_check(check_id, update)

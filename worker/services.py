@@ -81,7 +81,9 @@ class WorkerServices:
             fallback_quota=fallback_quota,
         )
         key_ids = [llm.main.key_id] + ([llm.fallback.key_id] if llm.fallback else [])
-        ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
+        ceiling = None
+        if llm.review_max_tokens is not None:  # no ceiling set: no reservation per chunk
+            ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
         return cls(
             settings=settings,
             redis=redis,
@@ -92,7 +94,7 @@ class WorkerServices:
             reviewer=reviewer,
             gates=[g for g in (main_gate, fallback_gate) if g is not None],
             main_quota=main_quota,
-            ceiling=ceiling if llm.review_max_tokens is not None else None,
+            ceiling=ceiling,
         )
 
     @property

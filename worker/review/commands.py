@@ -37,7 +37,7 @@ async def reply_to_command(
     """Say why a `/review` posted nothing new; a posted review needs no reply."""
     if outcome.status in ("posted", "dry_run"):
         return
-    if outcome.status == "already_posted" or "already reviewed" in outcome.reason:
+    if outcome.status == "already_posted" or outcome.head_reviewed:
         head = outcome.head_sha or ""
         body = messages.already_reviewed_reply(head, outcome.reason)
     else:

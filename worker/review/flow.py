@@ -76,6 +76,7 @@ class FlowOutcome:
     review_url: str | None = None
     review_key: str | None = None
     started_at: float | None = None
+    head_reviewed: bool = False  # skipped because this very head was reviewed before
     prepared: PreparedReview | None = None
     result: ReviewResult | None = None
 
@@ -137,7 +138,7 @@ class ReviewFlow:
         if scope.mode == "nothing_new":
             await self.hooks.set_last_reviewed(head)
             await self._skip_check(head, f"nothing new to review: {scope.reason}")
-            return FlowOutcome("skipped", scope.reason, head)
+            return FlowOutcome("skipped", scope.reason, head, head_reviewed=last == head)
         return await self._review(pr, head, target, loaded, plan, scope)
 
     async def _review(
