@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.github_render import rendered_problems
 from tests.test_review_findings import HunkAnchors
 from worker.answer import Finding
 from worker.diff.model import SkippedFile
@@ -267,6 +268,21 @@ def test_a_long_body_is_cut_with_a_note_and_keeps_its_marker() -> None:
     assert "characters not shown" in body
     assert fingerprint_of_comment(body) == "0123456789abcdef"
     assert unclosed_fence(body) is None
+
+
+def test_a_very_long_title_is_cut_where_no_mention_comes_alive() -> None:
+    """Cutting a long title inside its line split the code span round `@octocat`: a live ping."""
+    for pad in range(12):
+        title = "x" * pad + " @octocat" * 3_000
+        item = InlineFinding(
+            finding=Finding(path="a.py", line=1, title=title, body="b"),
+            fingerprint="0123456789abcdef",
+            line=1,
+        )
+        body = comment_body(item, limit=5_000)
+        assert rendered_problems(body) == [], pad
+        assert fingerprint_of_comment(body) == "0123456789abcdef"
+    assert rendered_problems(fit_body("`@octocat` " * 1_000, limit=2_000)) == []
 
 
 def test_fit_body_leaves_short_text_alone() -> None:

@@ -29,6 +29,7 @@ from worker.review.fingerprint import (
     earlier_fingerprints,
     is_summary_comment,
 )
+from worker.review.links import web_host
 from worker.review.rejections import (
     Bisection,
     ClearPendingThenRetry,
@@ -66,6 +67,8 @@ class ReviewPoster:
     def __init__(self, rest: GitHubRest, *, bot_login: str | None = None) -> None:
         self.rest = rest
         self._bot_login = bot_login  # e.g. "kimi-review[bot]"; None: any Bot author
+        # Model-written links stay clickable only to this host (review.links).
+        self.link_host = web_host(rest.api_url)
 
     # --- the review ------------------------------------------------------------
     async def post_review(
@@ -86,7 +89,7 @@ class ReviewPoster:
             response = await self.rest.request(
                 "POST",
                 f"{self._pull(pr_number)}/reviews",
-                json=review_payload(current, head_sha=head_sha, run=run),
+                json=review_payload(current, head_sha=head_sha, run=run, link_host=self.link_host),
                 what=f"posting the review of pull request #{pr_number}",
                 accept=frozenset({422}),
             )
@@ -140,7 +143,9 @@ class ReviewPoster:
             # review marker: a probe left behind is never taken for the review.
             payload = {
                 "commit_id": head_sha,
-                "comments": [review_comment(placement.inline[i]) for i in probe],
+                "comments": [
+                    review_comment(placement.inline[i], link_host=self.link_host) for i in probe
+                ],
             }
             response = await self.rest.request(
                 "POST",

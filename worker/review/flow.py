@@ -250,6 +250,7 @@ class ReviewFlow:
             tokens=result.tokens,
             quota_line=await self.hooks.quota_line(),
             config_note=loaded.error,
+            link_host=self.poster.link_host,
         )
         await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
         check_id = await checkpoint.check_run_id()
