@@ -189,7 +189,7 @@ def _sanitize_prose(text: str, link_host: str | None) -> str:
         pieces.append(_defang_marker(span.group()))
         last = span.end()
     pieces.append(_sanitize_plain(text[last:], link_host))
-    return "".join(pieces)
+    return _join(pieces)
 
 
 def _sanitize_plain(text: str, link_host: str | None) -> str:
@@ -201,7 +201,22 @@ def _sanitize_plain(text: str, link_host: str | None) -> str:
         pieces.append(_link(found, link_host))
         last = found.end()
     pieces.append(_sanitize_text(text[last:]))
-    return "".join(pieces)
+    return _join(pieces)
+
+
+def _join(pieces: list[str]) -> str:
+    """Pieces sanitised apart, joined so that no two code spans touch.
+
+    A code span the sanitiser made (`` `https://x` ``) right before the model's
+    (```` ```y``` ````) would merge into one run of backticks, and neither would
+    be code any more: a space keeps them apart.
+    """
+    out = ""
+    for piece in pieces:
+        if out.endswith("`") and piece.startswith("`"):
+            out += " "
+        out += piece
+    return out
 
 
 def _link(found: re.Match[str], link_host: str | None) -> str:
