@@ -67,6 +67,7 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     quota_line: str | None = None  # e.g. "62% of this week's budget used; refreshes 2026-11-28"
     config_note: str | None = None  # an invalid .kimi-review.toml: what was wrong (defaults used)
     link_host: str | None = None  # the GitHub web host model-written links may point to
+    token_ceiling: int | None = None  # the review's token ceiling, for the "cut short" line
 
 
 def merge_chunk_summaries(summaries: list[str], *, link_host: str | None = None) -> list[str]:
@@ -167,7 +168,9 @@ def _not_reviewed(info: SummaryInput) -> str:
         lines.append(f"- {files}: not reviewed, {sanitize_line(chunk.reason)}")
     if not lines:
         return ""
-    return "### Not reviewed\n\n" + "\n".join(lines)
+    cut = [c for c in info.dropped_chunks if c.reason == messages.CEILING_REACHED]
+    lead = f"{messages.ceiling_cut_short_note(len(cut), info.token_ceiling)}\n\n" if cut else ""
+    return "### Not reviewed\n\n" + lead + "\n".join(lines)
 
 
 def _run(info: SummaryInput) -> str:
