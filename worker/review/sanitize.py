@@ -60,7 +60,7 @@ _LINKISH: Final = re.compile(
     r"(?<!\\)(?P<lesc>(?:\\\\)*)(?P<bang>!?)\[(?P<text>[^\[\]\n`\\<]*)\]"
     r"\((?P<dest>[^\s()<>\\`\[\]]*)\)"
     r"|(?<!\\)(?P<aesc>(?:\\\\)*)<(?P<auto>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>"
-    r"|(?P<besc>\\*)(?P<bare>(?i:(?:https?|ftp)://|(?<![A-Za-z0-9])www\.)[^\s<]*)"
+    r"|(?<!\\)(?P<besc>\\*)(?P<bare>(?i:(?:https?|ftp)://|(?<![A-Za-z0-9])www\.)[^\s<]*)"
 )
 _OPEN_BRACKET: Final = re.compile(r"(?<!\\)(?P<escapes>(?:\\\\)*)\[")
 _STRAY_BACKTICK: Final = re.compile(r"(?<!\\)(?P<escapes>(?:\\\\)*)`")
