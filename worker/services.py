@@ -83,9 +83,9 @@ class WorkerServices:
             fallback_quota=fallback_quota,
         )
         key_ids = [llm.main.key_id] + ([llm.fallback.key_id] if llm.fallback else [])
-        ceiling = None
-        if llm.review_max_tokens is not None:  # no ceiling set: no reservation per chunk
-            ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
+        # Even with API_LLM_REVIEW_MAX_TOKENS=0 (no ceiling; reserve() then admits
+        # without a Redis call): a repository's `review_max_tokens` may still set one.
+        ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
         tokens = token_source(settings.github, github_http)
         app = tokens if isinstance(tokens, AppTokenSource) else None
         return cls(
