@@ -32,6 +32,9 @@ MOONSHOT_URL = "https://api.moonshot.ai/v1"
 ANTHROPIC_URL = "https://api.anthropic.com"
 KIMI_CODE_CAP = 30
 DEFAULT_CAP = 50
+# Spend limits on by default: any stranger can open a PR of 3,000 files x 512 KiB.
+DEFAULT_REVIEW_MAX_TOKENS = 2_000_000
+DEFAULT_UNTRUSTED_MAX_LINES = 2000
 
 
 def detect_plan(base_url: str, provider: Provider) -> Plan:
@@ -81,7 +84,7 @@ class LLMSettings:
     temperature_override: float | None = None
     max_completion_tokens: int = 32768
     chunk_tokens: int = 24000
-    review_max_tokens: int | None = None
+    review_max_tokens: int | None = DEFAULT_REVIEW_MAX_TOKENS  # None: no ceiling
     request_timeout: int = 900
     breaker_cooldown: int = 300
 
@@ -118,6 +121,9 @@ class Settings:
     log_format: Literal["json", "console"] = "json"
     metrics_port: int | None = None
     review_max_comments: int = 25
+    # Changed lines above which a PR from outside the repository (author not
+    # OWNER, MEMBER or COLLABORATOR) waits for a maintainer's `/review`; 0 = no limit.
+    review_untrusted_max_lines: int = DEFAULT_UNTRUSTED_MAX_LINES
     job_timeout: int = 60
     review_lease: int = (
         20  # seconds a review's lease lasts unrenewed: a dead worker's review resumes after it
@@ -219,6 +225,17 @@ def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoin
     return ModelEndpoint(role, provider, model, base_url, key, cap, plan)
 
 
+def _review_max_tokens(env: EnvReader) -> int | None:
+    """API_LLM_REVIEW_MAX_TOKENS: on by default (a stranger's PR costs no end); 0 = off."""
+    value = env.integer("API_LLM_REVIEW_MAX_TOKENS", DEFAULT_REVIEW_MAX_TOKENS, low=0)
+    if value is not None and 0 < value < 1000:
+        env.fail(
+            "API_LLM_REVIEW_MAX_TOKENS", f"must be 0 (no ceiling) or at least 1000, got {value}"
+        )
+        return DEFAULT_REVIEW_MAX_TOKENS
+    return value or None
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every variable; raise SettingsError listing all problems."""
     env = EnvReader(environ)
@@ -233,7 +250,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         )
         or 32768,
         chunk_tokens=env.integer("API_LLM_CHUNK_TOKENS", 24000, low=1000, high=1_000_000) or 24000,
-        review_max_tokens=env.integer("API_LLM_REVIEW_MAX_TOKENS", None, low=1000),
+        review_max_tokens=_review_max_tokens(env),
         request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
         breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
     )
@@ -262,6 +279,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),  # type: ignore[arg-type]
         metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
         review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
+        review_untrusted_max_lines=env.integer(
+            "REVIEW_UNTRUSTED_MAX_LINES", DEFAULT_UNTRUSTED_MAX_LINES, low=0, high=100_000_000
+        )
+        or 0,
         job_timeout=env.integer("WORKER_JOB_TIMEOUT", 60, low=5, high=3600) or 60,
         review_lease=env.integer("WORKER_REVIEW_LEASE", 20, low=2, high=300) or 20,
         max_reviews=env.integer("WORKER_MAX_REVIEWS", 10, low=1, high=1000) or 10,

@@ -21,6 +21,7 @@ import msgspec
 import structlog
 
 from worker.github.errors import GitHubRequestFailed
+from worker.github.identity import BotIdentity
 from worker.github.rest import GitHubRest
 from worker.review.check_run import CheckRunUpdate
 from worker.review.findings import Placement, SummaryFinding, demote_rejected
@@ -29,6 +30,7 @@ from worker.review.fingerprint import (
     earlier_fingerprints,
     is_summary_comment,
 )
+from worker.review.links import web_host
 from worker.review.rejections import (
     Bisection,
     ClearPendingThenRetry,
@@ -63,9 +65,19 @@ class PostedReview(msgspec.Struct, frozen=True, kw_only=True):
 class ReviewPoster:
     """The write side of one pull request's repository (see the module docstring)."""
 
-    def __init__(self, rest: GitHubRest, *, bot_login: str | None = None) -> None:
+    def __init__(
+        self,
+        rest: GitHubRest,
+        *,
+        bot_login: str | None = None,
+        identity: BotIdentity | None = None,
+    ) -> None:
         self.rest = rest
-        self._bot_login = bot_login  # e.g. "kimi-review[bot]"; None: any Bot author
+        # e.g. "kimi-review[bot]"; None: any Bot author (no App: a plain token's run).
+        self._bot_login = bot_login
+        self._identity = identity  # learns the login from GitHub when it is not known
+        # Model-written links stay clickable only to this host (review.links).
+        self.link_host = web_host(rest.api_url)
 
     # --- the review ------------------------------------------------------------
     async def post_review(
@@ -86,7 +98,7 @@ class ReviewPoster:
             response = await self.rest.request(
                 "POST",
                 f"{self._pull(pr_number)}/reviews",
-                json=review_payload(current, head_sha=head_sha, run=run),
+                json=review_payload(current, head_sha=head_sha, run=run, link_host=self.link_host),
                 what=f"posting the review of pull request #{pr_number}",
                 accept=frozenset({422}),
             )
@@ -125,6 +137,7 @@ class ReviewPoster:
 
     async def earlier_fingerprints(self, pr_number: int) -> frozenset[str]:
         """Fingerprints of the bot's inline comments already on the PR: not to be repeated."""
+        await self._know_self()
         comments = await self.rest.pages(
             f"{self._pull(pr_number)}/comments", what=f"listing review comments of #{pr_number}"
         )
@@ -140,7 +153,9 @@ class ReviewPoster:
             # review marker: a probe left behind is never taken for the review.
             payload = {
                 "commit_id": head_sha,
-                "comments": [review_comment(placement.inline[i]) for i in probe],
+                "comments": [
+                    review_comment(placement.inline[i], link_host=self.link_host) for i in probe
+                ],
             }
             response = await self.rest.request(
                 "POST",
@@ -159,6 +174,7 @@ class ReviewPoster:
     async def _existing_review(
         self, pr_number: int, head_sha: str, run: str | None
     ) -> dict[str, Any] | None:
+        await self._know_self()
         reviews = await self.rest.pages(
             f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
         )
@@ -169,6 +185,7 @@ class ReviewPoster:
         return None
 
     async def _delete_pending_reviews(self, pr_number: int) -> None:
+        await self._know_self()
         reviews = await self.rest.pages(
             f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
         )
@@ -206,6 +223,7 @@ class ReviewPoster:
     # --- summary, check runs, reactions ------------------------------------------
     async def upsert_summary(self, pr_number: int, body: str) -> int:
         """Edit the bot's sticky summary comment in place, or create it; its id."""
+        await self._know_self()
         repo = self.rest.repo_path
         comments = await self.rest.pages(
             f"{repo}/issues/{pr_number}/comments", what=f"listing comments of #{pr_number}"
@@ -280,6 +298,11 @@ class ReviewPoster:
     # --- plumbing ----------------------------------------------------------------
     def _pull(self, pr_number: int) -> str:
         return f"{self.rest.repo_path}/pulls/{pr_number}"
+
+    async def _know_self(self) -> None:
+        """Learn the bot's login before telling its items from others' (see `identity`)."""
+        if self._bot_login is None and self._identity is not None:
+            self._bot_login = await self._identity.login()
 
     def _is_ours(self, item: dict[str, Any]) -> bool:
         user = item.get("user")

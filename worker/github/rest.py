@@ -60,6 +60,11 @@ class GitHubRest:
         self._rate_retries = rate_limit_retries
 
     @property
+    def api_url(self) -> str:
+        """The REST base URL (`GITHUB_API_URL`) every request goes to."""
+        return self._api_url
+
+    @property
     def repo_path(self) -> str:
         return f"/repos/{self.repo.owner}/{self.repo.name}"
 

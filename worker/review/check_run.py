@@ -75,7 +75,11 @@ def check_completed(placement: Placement, info: SummaryInput) -> CheckRunUpdate:
         f"{len(placement.inline)} inline comment(s), {len(placement.in_summary)} in the summary."
     ]
     if info.dropped_chunks:
-        lines.append(f"{len(info.dropped_chunks)} chunk(s) could not be reviewed; see the summary.")
+        cut = any(c.reason == messages.CEILING_REACHED for c in info.dropped_chunks)
+        why = " (the review's token ceiling was reached)" if cut else ""
+        lines.append(
+            f"{len(info.dropped_chunks)} chunk(s) could not be reviewed{why}; see the summary."
+        )
     if info.skipped_files:
         lines.append(f"{len(info.skipped_files)} file(s) skipped; see the summary.")
     incomplete = bool(info.dropped_chunks)
@@ -102,6 +106,19 @@ def check_gave_up(head_sha: str, attempts: int, reason: str) -> CheckRunUpdate:
     """The review was abandoned; the PR also gets `messages.gave_up_comment`."""
     summary = messages.gave_up_comment(head_sha, attempts, reason)
     output = CheckRunOutput(title="Review abandoned", summary=summary)
+    return CheckRunUpdate(status="completed", conclusion="neutral", output=output)
+
+
+def check_waiting_for_maintainer(lines: int, limit: int) -> CheckRunUpdate:
+    """A large PR from outside the repository: not reviewed until a maintainer asks.
+
+    `neutral`, not a failure: nothing is wrong with the PR, and a required
+    check must not block it; the title says what to do.
+    """
+    output = CheckRunOutput(
+        title=messages.UNTRUSTED_WAITING_TITLE,
+        summary=messages.untrusted_waiting_notice(lines, limit),
+    )
     return CheckRunUpdate(status="completed", conclusion="neutral", output=output)
 
 

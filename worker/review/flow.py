@@ -38,6 +38,7 @@ from worker.review.check_run import (
     check_deferred,
     check_quota_paused,
     check_skipped,
+    check_waiting_for_maintainer,
 )
 from worker.review.hooks import Checkpoint, ReviewHooks
 from worker.review.live_check import LiveCheck
@@ -51,6 +52,7 @@ from worker.review.pipeline import (
     prepare_review,
     review_chunks,
 )
+from worker.review.spend import changed_lines, waits_for_maintainer
 from worker.review.summary import SummaryInput, render_summary
 
 log = structlog.get_logger("kimi_review.flow")
@@ -122,6 +124,8 @@ class ReviewFlow:
             draft=pr.draft,
             env_thinking=self.settings.llm.thinking,
             env_max_comments=self.settings.review_max_comments,
+            env_review_max_tokens=self.settings.llm.review_max_tokens,
+            env_untrusted_max_lines=self.settings.review_untrusted_max_lines,
         )
         if plan.skip == "disabled":
             return FlowOutcome("skipped", f"reviews disabled by {loaded.source}", head)
@@ -139,6 +143,12 @@ class ReviewFlow:
             await self.hooks.set_last_reviewed(head)
             await self._skip_check(head, f"nothing new to review: {scope.reason}")
             return FlowOutcome("skipped", scope.reason, head, head_reviewed=last == head)
+        lines, limit = changed_lines(scope.files), plan.untrusted_max_lines
+        if waits_for_maintainer(pr.author_association, lines, limit, asked=target.asked):
+            if self.poster is not None:  # no token spent: a maintainer's `/review` starts it
+                await self.poster.start_check(head, check_waiting_for_maintainer(lines, limit))
+            reason = f"{lines:,} changed lines from outside the repository wait for `/review`"
+            return FlowOutcome("skipped", reason, head)
         return await self._review(pr, head, target, loaded, plan, scope)
 
     async def _review(
@@ -179,6 +189,8 @@ class ReviewFlow:
             f":{target.run}" if target.run else ""
         )
         live = await self._live_check(head, checkpoint, len(prepared.chunks))
+        # The repository's `review_max_tokens` may lower the operator's ceiling.
+        ceiling = self.ceiling.lowered(plan.review_max_tokens) if self.ceiling else None
         try:
             outcomes = await review_chunks(
                 prepared,
@@ -186,7 +198,7 @@ class ReviewFlow:
                 review_key=review_key,
                 store=checkpoint,
                 progress=_both(live.progress if live else None, self.progress),
-                ceiling=self.ceiling,
+                ceiling=ceiling,
                 thinking=plan.thinking,
             )
         except ModelsUnavailable as exc:
@@ -250,6 +262,8 @@ class ReviewFlow:
             tokens=result.tokens,
             quota_line=await self.hooks.quota_line(),
             config_note=loaded.error,
+            link_host=self.poster.link_host,
+            token_ceiling=ceiling.limit if ceiling else None,
         )
         await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
         check_id = await checkpoint.check_run_id()

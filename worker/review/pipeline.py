@@ -35,6 +35,7 @@ from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
+from worker.review.messages import CEILING_REACHED
 from worker.review.prompt import PullRequestContext, render_messages, summarize_files
 from worker.review.summary import DroppedChunk, MaskedSecret, TokenUse
 
@@ -120,11 +121,19 @@ class Ceiling(Protocol):
 
     async def release(self, review_key: str, estimate: int) -> None: ...
 
+    @property
+    def limit(self) -> int | None:
+        """The tokens one review may spend; None: no ceiling."""
+        ...
+
+    def lowered(self, limit: int | None) -> Ceiling:
+        """This ceiling, or `limit` when that is stricter (a repository's own)."""
+        ...
+
 
 # What a chunk's answer is expected to cost on top of its prompt, reserved
 # against the review's ceiling while the call runs (thinking answers run long).
 ANSWER_RESERVE_TOKENS = 8192
-CEILING_REACHED = "the review's token ceiling (API_LLM_REVIEW_MAX_TOKENS) was reached"
 
 
 class ChunkStore(Protocol):
