@@ -97,12 +97,11 @@ async def run_attempt(
     kind: Kind
     hint: float | None = None
     try:
-        first_try = task.failures == 0 and task.deferrals == 0
-        if request.command is not None and request.comment_id is not None and first_try:
-            if not await poster.may_command(request.sender or ""):
-                log.info("command_ignored_without_write_access", sender=request.sender)
+        if request.command is not None and request.comment_id is not None:
+            if not await _may_command(poster, request):
                 return AttemptEnded("done", task, "skipped")
-            await poster.react(request.comment_id, "eyes")  # seen; the answer follows
+            if task.failures == 0 and task.deferrals == 0:
+                await poster.react(request.comment_id, "eyes")  # seen; the answer follows
         if request.command == "help":
             await answer_help(flow, poster, request)
             return AttemptEnded("done", task, "skipped")
@@ -145,6 +144,23 @@ async def run_attempt(
         await _give_up(poster, task, decision.reason, hooks)
         return AttemptEnded("done", task, "gave_up")
     return AttemptEnded("retry", task, "failed" if kind == "failed" else "deferred", decision.wait)
+
+
+async def _may_command(poster: ReviewPoster, request: ReviewRequest) -> bool:
+    """Write access, checked on every attempt; a check that cannot be made says no.
+
+    Failing closed: a retry must never skip the check, and a GitHub outage
+    must not turn a read-only user's `/review full` into a paid review. The
+    user can comment again once GitHub answers.
+    """
+    try:
+        allowed = await poster.may_command(request.sender or "")
+    except (GitHubError, httpx.HTTPError) as exc:
+        log.warning("command_ignored_permission_unknown", sender=request.sender, error=str(exc))
+        return False
+    if not allowed:
+        log.info("command_ignored_without_write_access", sender=request.sender)
+    return allowed
 
 
 async def _after(
