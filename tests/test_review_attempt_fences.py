@@ -9,6 +9,8 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from tests.support.local_worker import PR, LocalWorld
+from worker.github.auth import RepoRef
+from worker.review.check_run import check_in_progress, check_skipped
 from worker.review_attempt import run_attempt
 from worker.review_tasks import ReviewTask, TaskStore
 
@@ -61,3 +63,39 @@ async def test_a_command_from_a_writer_is_still_answered_on_a_retry(
     assert (
         local_world.fake.written.reviews[PR][0]["commit_id"] == local_world.repo.pulls[PR].head_sha
     )
+
+
+async def test_a_check_run_whose_id_was_never_saved_is_found_again_not_duplicated(
+    local_world: LocalWorld,
+) -> None:
+    """A crash between creating the check run and saving its id left it "in progress"
+    forever: the next attempt created a second one beside it."""
+    local_world.fake.lose_answer_next("POST", "/repos/{owner}/{repo}/check-runs")
+    task = local_world.pr_task()
+    assert await _attempt(local_world, task) == "retry"  # the answer with its id was lost
+    assert len(local_world.fake.written.check_runs) == 1
+    assert await _attempt(local_world, task) == "done"
+    (check,) = local_world.fake.written.check_runs.values()
+    assert check["status"] == "completed"
+    assert check["conclusion"] in ("success", "neutral")
+    assert len(local_world.reviews()) == 1
+
+
+async def test_the_check_run_listing_is_per_commit_and_name_as_github_answers_it(
+    local_world: LocalWorld,
+) -> None:
+    services = local_world.services()
+    try:
+        repo = local_world.repo
+        poster = services.poster(
+            RepoRef.parse(repo.full_name, repo_id=repo.id, installation_id=repo.installation_id)
+        )
+        head = repo.pulls[PR].head_sha
+        done = await poster.start_check(head, check_skipped("draft"), external_id="t:1")
+        running = await poster.start_check(head, check_in_progress(0, 3), external_id="t:1")
+        assert await poster.find_open_check(head, "t:1") == running
+        assert await poster.find_open_check(head, "t:2") is None
+        assert await poster.find_open_check(repo.pulls[PR].base_sha, "t:1") is None
+        assert done != running
+    finally:
+        await services.close()

@@ -23,7 +23,7 @@ from worker.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited
 from worker.github.posting import ReviewPoster
 from worker.pipeline_metrics import ReviewOutcome
 from worker.review import messages
-from worker.review.check_run import check_gave_up
+from worker.review.check_run import check_external_id, check_gave_up
 from worker.review.commands import answer_help, reply_to_command
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
 from worker.review_hooks import LeaseLost, WorkerHooks
@@ -192,9 +192,12 @@ async def _give_up(poster: ReviewPoster, task: ReviewTask, reason: str, hooks: W
             run = target_of(request).run
             check_id = await hooks.checkpoint(request.head_sha, run).check_run_id()
             update = check_gave_up(request.head_sha, attempts, reason)
+            tag = check_external_id(request.head_sha, run)
+            if check_id is None:
+                check_id = await poster.find_open_check(request.head_sha, tag)
             if check_id is not None:
                 await poster.update_check(check_id, update)
             else:
-                await poster.start_check(request.head_sha, update)
+                await poster.start_check(request.head_sha, update, external_id=tag)
     except GitHubError as exc:
         log.warning("gave_up_notice_not_posted", error=str(exc))

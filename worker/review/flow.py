@@ -36,6 +36,7 @@ from worker.review import messages
 from worker.review.check_run import (
     check_completed,
     check_deferred,
+    check_external_id,
     check_quota_paused,
     check_skipped,
 )
@@ -178,7 +179,7 @@ class ReviewFlow:
         review_key = f"{self.repository}#{pr.number}@{head[:12]}" + (
             f":{target.run}" if target.run else ""
         )
-        live = await self._live_check(head, checkpoint, len(prepared.chunks))
+        live = await self._live_check(head, target.run, checkpoint, len(prepared.chunks))
         try:
             outcomes = await review_chunks(
                 prepared,
@@ -274,13 +275,20 @@ class ReviewFlow:
             result=result,
         )
 
-    async def _live_check(self, head: str, checkpoint: Checkpoint, total: int) -> LiveCheck | None:
+    async def _live_check(
+        self, head: str, target_run: str | None, checkpoint: Checkpoint, total: int
+    ) -> LiveCheck | None:
         if self.poster is None:
             return None
         live = LiveCheck(self.poster, total, interval=self.check_interval)
         check_id = await checkpoint.check_run_id()
         if check_id is None:
-            check_id = await self.poster.start_check(head, live.first_update())
+            # Found first: a crash between creating it and saving its id must
+            # not leave one stuck "in progress" beside a second one.
+            tag = check_external_id(head, target_run)
+            check_id = await self.poster.find_open_check(head, tag)
+            if check_id is None:
+                check_id = await self.poster.start_check(head, live.first_update(), external_id=tag)
             await checkpoint.set_check_run_id(check_id)
         live.start(check_id)
         return live
