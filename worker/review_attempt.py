@@ -49,6 +49,7 @@ class AttemptEnded:
     task: ReviewTask  # with this attempt counted
     outcome: ReviewOutcome  # for kimi_review_reviews_total
     retry: float | None = None  # seconds until the next attempt, for "retry"
+    unreviewed: bool = False  # a pull_request job ended without reviewing its head
 
 
 def target_of(request: ReviewRequest) -> ReviewTarget:
@@ -107,7 +108,8 @@ async def run_attempt(
             return AttemptEnded("done", task, "skipped")
         outcome = await flow.run(target_of(request))
         await _after(services, poster, request, outcome)
-        return AttemptEnded("done", task, _OUTCOMES[outcome.status])
+        unreviewed = outcome.unreviewed and request.trigger == "pull_request"
+        return AttemptEnded("done", task, _OUTCOMES[outcome.status], unreviewed=unreviewed)
     except LeaseLost:
         log.warning("review_taken_over")
         return AttemptEnded("left", task, "superseded")
@@ -119,7 +121,8 @@ async def run_attempt(
         task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
     except GitHubNotFound as exc:
         log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
-        return AttemptEnded("done", task, "skipped")
+        gone_unreviewed = request.trigger == "pull_request"
+        return AttemptEnded("done", task, "skipped", unreviewed=gone_unreviewed)
     except (GitHubError, httpx.HTTPError) as exc:
         kind, reason = "failed", str(exc)
         task = replace(task, failures=task.failures + 1, last_error=reason)

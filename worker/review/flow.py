@@ -78,6 +78,9 @@ class FlowOutcome:
     review_key: str | None = None
     started_at: float | None = None
     head_reviewed: bool = False  # skipped because this very head was reviewed before
+    # Ended without reviewing the head for a reason that may pass (a draft,
+    # reviews disabled, the PR closed): a later ready_for_review/reopened counts.
+    unreviewed: bool = False
     prepared: PreparedReview | None = None
     result: ReviewResult | None = None
 
@@ -109,7 +112,7 @@ class ReviewFlow:
     async def run(self, target: ReviewTarget) -> FlowOutcome:
         pr = await self.reader.pull_request(target.pr_number)
         if pr.state != "open":
-            return FlowOutcome("skipped", f"pull request is {pr.state}")
+            return FlowOutcome("skipped", f"pull request is {pr.state}", unreviewed=True)
         head = target.head_sha or pr.head_sha
         if pr.head_sha != head:
             if await self.hooks.has_own_job(pr.head_sha):
@@ -125,10 +128,11 @@ class ReviewFlow:
             env_max_comments=self.settings.review_max_comments,
         )
         if plan.skip == "disabled":
-            return FlowOutcome("skipped", f"reviews disabled by {loaded.source}", head)
+            reason = f"reviews disabled by {loaded.source}"
+            return FlowOutcome("skipped", reason, head, unreviewed=True)
         if plan.skip == "draft":
             await self._skip_check(head, messages.DRAFT_SKIPPED)
-            return FlowOutcome("skipped", "draft pull request", head)
+            return FlowOutcome("skipped", "draft pull request", head, unreviewed=True)
         if self.poster is not None:
             found = await self.poster.find_review(pr.number, head, target.run)
             if found is not None:
@@ -218,7 +222,8 @@ class ReviewFlow:
         now = await self.reader.pull_request(pr.number)
         ended: FlowOutcome | None = None
         if now.state != "open":
-            ended = FlowOutcome("skipped", f"pull request {now.state} while reviewing", head)
+            reason = f"pull request {now.state} while reviewing"
+            ended = FlowOutcome("skipped", reason, head, unreviewed=True)
         elif now.head_sha != head and await self.hooks.has_own_job(now.head_sha):
             ended = FlowOutcome("superseded", f"head moved on to {now.head_sha[:12]}", head)
         posted = None
