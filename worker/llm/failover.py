@@ -47,7 +47,7 @@ from worker.llm.errors import (
     ServerFailed,
     TransportFailed,
 )
-from worker.ports import ConcurrencyGate, QuotaGuard
+from worker.ports import CALL_WATCH, ConcurrencyGate, QuotaGuard
 
 log = structlog.get_logger(__name__)
 
@@ -191,6 +191,9 @@ class Failover:
             try:
                 async with route.gate.hold(review_key):
                     await self._check_breaker(endpoint)  # the wait at the gate may be long
+                    watch = CALL_WATCH.get()
+                    if watch is not None:  # a review being deferred starts no new call
+                        watch.begin()
                     with pipeline_metrics.timed_llm_call(endpoint.provider, endpoint.role):
                         reply = await route.client.complete(request)
             except RateLimited as exc:
