@@ -85,6 +85,7 @@ async def run_attempt(
         lock=lock,
         token=token,
         quota=services.main_quota,
+        lease_ttl=float(services.settings.review_lease),
     )
     flow = ReviewFlow(
         settings=services.settings,

@@ -15,6 +15,7 @@ rate-limit aware).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal
 
 import msgspec
@@ -69,9 +70,20 @@ class ReviewPoster:
 
     # --- the review ------------------------------------------------------------
     async def post_review(
-        self, pr_number: int, head_sha: str, placement: Placement, *, run: str | None = None
+        self,
+        pr_number: int,
+        head_sha: str,
+        placement: Placement,
+        *,
+        run: str | None = None,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> PostedReview:
-        """Post the ONE review of `head_sha` (see the module docstring)."""
+        """Post the ONE review of `head_sha` (see the module docstring).
+
+        `fence` runs right before each review POST is sent (after the listing
+        of reviews and the pacer's wait) and raises when this process may no
+        longer post: another worker that took the review over posts it.
+        """
         original = placement
         current = placement
         ranges_collapsed = False
@@ -89,6 +101,7 @@ class ReviewPoster:
                 json=review_payload(current, head_sha=head_sha, run=run),
                 what=f"posting the review of pull request #{pr_number}",
                 accept=frozenset({422}),
+                before_send=fence,
             )
             if response.status_code != 422:
                 return self._posted(response.json(), "posted", original, current, probes)

@@ -229,7 +229,7 @@ class ReviewFlow:
         posted = None
         if ended is None:
             posted = await self.poster.post_review(
-                pr.number, head, result.placement, run=target.run
+                pr.number, head, result.placement, run=target.run, fence=self.hooks.fence
             )
             if posted.outcome == "commit_moved":
                 reason = "GitHub no longer accepts comments on this head"
