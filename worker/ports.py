@@ -65,3 +65,8 @@ class CallWatch:
 
 
 CALL_WATCH: ContextVar[CallWatch | None] = ContextVar("kimi_review_call_watch", default=None)
+
+
+class GateLeaseLost(Exception):
+    """A model call's gate slot was lost (its lease expired and may be another's now):
+    the call was cut so the cap holds. The failover retries it like a dropped connection."""
