@@ -181,8 +181,9 @@ class RedisGate:
         except asyncio.CancelledError:
             if ticket not in self._cut:
                 raise
-            if holder is not None:
-                holder.uncancel()  # our own cancel (lease lost), not the caller's
+            # Undo our own cancel (lease lost); one from the caller as well still wins.
+            if holder is not None and holder.uncancel() > 0:
+                raise
             raise GateLeaseLost(f"{self.name} gate: the slot's lease was lost") from None
         finally:
             self._cut.discard(ticket)
