@@ -123,6 +123,9 @@ class OneShotHooks:
     async def ensure_owner(self) -> None:
         """No lease: this process always owns its review."""
 
+    async def fence(self) -> None:
+        """No lease: nothing to fence."""
+
     async def quota_line(self) -> str | None:
         return None
 

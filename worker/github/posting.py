@@ -15,6 +15,7 @@ rate-limit aware).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal
 
 import msgspec
@@ -81,9 +82,20 @@ class ReviewPoster:
 
     # --- the review ------------------------------------------------------------
     async def post_review(
-        self, pr_number: int, head_sha: str, placement: Placement, *, run: str | None = None
+        self,
+        pr_number: int,
+        head_sha: str,
+        placement: Placement,
+        *,
+        run: str | None = None,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> PostedReview:
-        """Post the ONE review of `head_sha` (see the module docstring)."""
+        """Post the ONE review of `head_sha` (see the module docstring).
+
+        `fence` runs right before each review POST is sent (after the listing
+        of reviews and the pacer's wait) and raises when this process may no
+        longer post: another worker that took the review over posts it.
+        """
         original = placement
         current = placement
         ranges_collapsed = False
@@ -101,6 +113,7 @@ class ReviewPoster:
                 json=review_payload(current, head_sha=head_sha, run=run, link_host=self.link_host),
                 what=f"posting the review of pull request #{pr_number}",
                 accept=frozenset({422}),
+                before_send=fence,
             )
             if response.status_code != 422:
                 return self._posted(response.json(), "posted", original, current, probes)
@@ -266,9 +279,13 @@ class ReviewPoster:
         )
         return int(response.json()["id"])
 
-    async def start_check(self, head_sha: str, update: CheckRunUpdate) -> int:
+    async def start_check(
+        self, head_sha: str, update: CheckRunUpdate, *, external_id: str | None = None
+    ) -> int:
         """`POST .../check-runs` named "Kimi review" on `head_sha`; the check run's id."""
         payload = {"name": CHECK_RUN_NAME, "head_sha": head_sha, **update.to_payload()}
+        if external_id is not None:
+            payload["external_id"] = external_id
         response = await self.rest.request(
             "POST",
             f"{self.rest.repo_path}/check-runs",
@@ -276,6 +293,32 @@ class ReviewPoster:
             what=f"starting the check run on {head_sha[:12]}",
         )
         return int(response.json()["id"])
+
+    async def find_open_check(self, head_sha: str, external_id: str) -> int | None:
+        """The bot's check run on `head_sha` tagged `external_id` and not completed, if any.
+
+        A worker that crashed between creating its check run and saving the id
+        left it "in progress": the next attempt takes it over instead of
+        leaving it stuck beside a second one. One page of 100 runs of our name
+        on one commit is plenty (a few per review at most).
+        https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
+        """
+        response = await self.rest.request(
+            "GET",
+            f"{self.rest.repo_path}/commits/{head_sha}/check-runs",
+            params={"check_name": CHECK_RUN_NAME, "filter": "all", "per_page": 100},
+            what=f"listing check runs of {head_sha[:12]}",
+        )
+        body = response.json()
+        runs = body.get("check_runs") if isinstance(body, dict) else None
+        for run in runs if isinstance(runs, list) else []:
+            if (
+                isinstance(run, dict)
+                and run.get("external_id") == external_id
+                and run.get("status") != "completed"
+            ):
+                return int(run["id"])
+        return None
 
     async def update_check(self, check_run_id: int, update: CheckRunUpdate) -> None:
         """`PATCH .../check-runs/{id}` with the new status and text."""

@@ -53,6 +53,11 @@ class CheckRunUpdate(msgspec.Struct, frozen=True, kw_only=True):
         return payload
 
 
+def check_external_id(head_sha: str, run: str | None) -> str:
+    """The check run's `external_id`: which review (head, and `/review full` run) it shows."""
+    return f"kimi-review:{head_sha}:{run or 'review'}"
+
+
 def check_in_progress(reviewed: int, total: int) -> CheckRunUpdate:
     """`12/40 chunks reviewed`: the live count while chunks are answered."""
     title = f"{reviewed}/{total} chunks reviewed"

@@ -33,6 +33,7 @@ from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
 from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
+from worker.review.chunk_run import run_each
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
 from worker.review.messages import CEILING_REACHED
@@ -236,20 +237,10 @@ async def review_chunks(
             if maybe is not None:
                 await maybe
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for chunk in prepared.chunks:
-                group.create_task(top_level(chunk))
-    except BaseExceptionGroup as failed:
-        # The first failure cancels the other chunks (their answers so far are
-        # checkpointed); callers see that failure itself, not a group.
-        raise _first_error(failed) from None
+    # On a failure, calls already sent finish and are checkpointed before the
+    # failure is raised; chunks not yet sent are stopped (worker.review.chunk_run).
+    await run_each(prepared.chunks, top_level)
     return outcomes
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 @dataclass(frozen=True, slots=True)
