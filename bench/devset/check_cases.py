@@ -2,8 +2,8 @@
 
     python3 bench/devset/check_cases.py [--fetch] [CASE_ID ...]
 
-Without --fetch (no network): every ``<case>/case.toml`` parses and has the fields of
-/work/notes/devset-format.md (README.md here links them), the case id has the required
+Without --fetch (no network): every ``<case>/case.toml`` parses and has the fields listed
+in README.md (next to this script), the case id has the required
 form, the licence is a permissive SPDX id, ``change.diff`` parses as a git-style unified
 diff, and each expected ``path:line`` lies in a hunk of the diff for that path (on an
 added line, or at least inside the hunk's new-file range).
