@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from app.eval_cli import compare_command, eval_command
-from tests.fakes.model_replies import Reply, kimi_ok
+from tests.fakes.model_replies import Reply, kimi_error, kimi_ok
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY
 from tests.support.eval_world import (
@@ -22,6 +24,7 @@ from tests.support.eval_world import (
     file_server,
     is_judge_call,
 )
+from tests.support.processes import KIMI_REVIEW
 from worker.config import Settings, load_settings
 from worker.eval.report import encode_report, load_report
 
@@ -169,3 +172,54 @@ def test_compare_refuses_a_file_that_is_not_a_report(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert compare_command(str(bad), str(bad), out, err) == 2
     assert "not a kimi-review eval report" in err.getvalue()
+
+
+async def test_judge_calls_fail_over_like_review_calls(dataset: Path, kimi: FakeKimi) -> None:
+    """The main key refused: the breaker opens and the fallback serves reviews and the judge."""
+    kimi.script(kimi_error(401, "invalid_authentication_error", "Invalid Authentication"))
+    with FakeKimi(api_key="sk-fallback-0123456789", responder=eval_responder()) as fallback:
+        settings = _settings(
+            kimi,
+            API_LLM_FALLBACK_MODEL="kimi-k2-turbo-preview",
+            API_LLM_FALLBACK_BASE_URL=fallback.base_url,
+            API_LLM_FALLBACK_API_KEY="sk-fallback-0123456789",
+        )
+        code, out, _ = await _eval(settings, dataset / "app-total-off-by-one", "--json")
+        served = [is_judge_call(r.body) for r in fallback.requests]
+    assert code == 0
+    [case] = json.loads(out)["cases"]
+    assert (case["status"], case["precision"], case["recall"]) == ("judged", 0.5, 1.0)
+    assert served == [False, True]
+    assert len(kimi.requests) == 1  # no new call on a refused key
+
+
+async def test_a_judge_of_its_own_is_called_there_and_named(dataset: Path, kimi: FakeKimi) -> None:
+    with FakeKimi(api_key="sk-judge-0123456789", responder=eval_responder()) as judge:
+        settings = _settings(
+            kimi,
+            API_LLM_JUDGE_MODEL="judge-model",
+            API_LLM_JUDGE_BASE_URL=judge.base_url,
+            API_LLM_JUDGE_API_KEY="sk-judge-0123456789",
+        )
+        code, out, _ = await _eval(settings, dataset / "app-total-off-by-one", "--json")
+        assert [r.body["model"] for r in judge.requests] == ["judge-model"]
+    assert code == 0
+    assert json.loads(out)["judge_model"] == "judge-model"
+    assert not any(is_judge_call(r.body) for r in kimi.requests)
+
+
+def test_the_command_line_dispatches_eval(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("API_OPEN_AI_API_KEY", MODEL_KEY)
+    assert main(["eval", str(tmp_path / "nope")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "no usable case" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    env = {"PATH": "/usr/bin:/bin"}  # --compare needs no model key
+    command = [str(KIMI_REVIEW), "eval", "--compare", str(bad), str(bad)]
+    refused = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert refused.returncode == 2
+    assert "not a kimi-review eval report" in refused.stderr
