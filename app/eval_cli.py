@@ -5,10 +5,10 @@
 
 The text report goes to stdout. `--json` alone prints the JSON report on
 stdout instead; `--json FILE` writes it to FILE and still prints the text.
-A progress line (`eval: 3/10 cases · 1,234,567 tokens`) goes to stderr when
-it is a terminal. Exit codes: 0 done; 2 bad input (no case found, a case
-that does not load — the others still run —, an unreadable report); 4 a
-case's review found no model to answer.
+A progress bar (`eval [######--------------] 3/10 cases · 1,234,567
+tokens`) goes to stderr when it is a terminal. Exit codes: 0 done; 2 bad
+input (no case found, a case that does not load — the others still run —,
+an unreadable report); 4 a case's review found no model to answer.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def add_eval_parser(sub: Any) -> None:
 
 
 class EvalProgress:
-    """`eval: 3/10 cases · 1,234,567 tokens`, rewritten in place on a terminal."""
+    """`eval [######--------------] 3/10 cases · 1,234,567 tokens`, rewritten in place."""
+
+    WIDTH = 20
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -66,7 +68,9 @@ class EvalProgress:
     def __call__(self, done: int, total: int, spent: Tokens) -> None:
         if self.active:
             tokens = spent.prompt + spent.completion
-            self.stream.write(f"\reval: {done}/{total} cases · {tokens:,} tokens ")
+            filled = self.WIDTH * done // max(total, 1)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            self.stream.write(f"\reval [{bar}] {done}/{total} cases · {tokens:,} tokens ")
             self.stream.flush()
 
     def finish(self) -> None:

@@ -60,3 +60,16 @@ def test_one_shot_commands_log_to_a_terminal_in_console_format() -> None:
     assert log_format(settings, {}, io.StringIO()) == "json"  # piped: what a tool reads
     json_settings = load_settings({"API_OPEN_AI_API_KEY": KEY, "LOG_FORMAT": "json"})
     assert log_format(json_settings, {"LOG_FORMAT": "json"}, _Tty()) == "json"
+
+
+def test_eval_shows_a_progress_bar_on_a_terminal_only() -> None:
+    from app.eval_cli import EvalProgress
+    from worker.eval.report import Tokens
+
+    tty, piped = _Tty(), io.StringIO()
+    for stream in (tty, piped):
+        progress = EvalProgress(stream)
+        progress(1, 4, Tokens(prompt=1000, completion=234))
+        progress.finish()
+    assert "\reval [#####---------------] 1/4 cases · 1,234 tokens " in tty.getvalue()
+    assert piped.getvalue() == ""

@@ -12,6 +12,7 @@ tree is never used; it is a cache, and may be deleted at any time.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -97,7 +98,8 @@ async def fetch_snapshot(
         await _download(http, snapshot, archive, limits.archive_bytes)
         tree = work / "tree"
         tree.mkdir()
-        _unpack(archive, tree, snapshot.strip, limits)
+        # Off the event loop: other cases' model calls go on while a big archive unpacks.
+        await asyncio.to_thread(_unpack, archive, tree, snapshot.strip, limits)
         try:
             os.replace(tree, final)
         except OSError:
