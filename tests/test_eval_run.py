@@ -65,13 +65,17 @@ async def test_scores_follow_the_judges_matches(dataset: Path, kimi: FakeKimi) -
     assert "case zz-bad-case skipped: expected[0].severity: missing" in err
     report = json.loads(out)
     app, lib = report["cases"]
-    # 1 expected issue, matched by F0 of 2 findings: P 0.5, R 1.0.
+    # 1 expected issue, matched by one of 2 findings: P 0.5, R 1.0.
     assert (app["id"], app["status"], app["found"]) == ("app-total-off-by-one", "judged", 1)
     assert (app["precision"], app["recall"]) == (0.5, 1.0)
     assert app["f1"] == pytest.approx(2 / 3)
     assert app["snapshot"] == "used"
     # The judge gave F0 to both expected issues: a finding counts once.
     assert [m["finding"] for m in lib["matches"]] == [0, None]
+    assert lib["matches"][1]["reason"].startswith(
+        "F0 already counted for an earlier expected issue"
+    )
+    assert app["findings"][app["matches"][0]["finding"]]["title"] == "Off by one"
     assert (lib["found"], lib["precision"], lib["recall"]) == (1, 1.0, 0.5)
     assert lib["snapshot"] == "none"
     totals = report["totals"]

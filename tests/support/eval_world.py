@@ -69,7 +69,8 @@ REVIEWS: dict[str, list[dict[str, Any]]] = {
     "lib/net.py": [finding("lib/net.py", 2, "IPv6 breaks split")],
 }
 # What the fake judge answers, by the same file: (finding or None) per expected issue.
-VERDICTS: dict[str, list[int | None]] = {"src/app.py": [0], "lib/net.py": [0, 0]}
+# (Findings are ranked before the judge sees them: "Off by one" on line 3 is F1.)
+VERDICTS: dict[str, list[int | None]] = {"src/app.py": [1], "lib/net.py": [0, 0]}
 
 
 def _content(body: Any, role: str) -> str:

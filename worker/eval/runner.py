@@ -74,6 +74,13 @@ def reported_findings(result: ReviewResult) -> list[ReportedFinding]:
     ]
 
 
+def _reason(claimed: int | None, kept: int | None, reason: str) -> str:
+    """The judge's reason, saying so when its match went to an earlier expected issue."""
+    if claimed is not None and kept is None:
+        return f"F{claimed} already counted for an earlier expected issue (judge: {reason})"
+    return reason
+
+
 def _tokens(tally: CallTally) -> Tokens:
     return Tokens(
         prompt=tally.prompt, cached=tally.cached, completion=tally.completion, calls=tally.calls
@@ -142,7 +149,8 @@ class _Run:
         kept = one_to_one(verdict.matches)
         score = case_score(kept, len(report.findings))
         matches = [
-            Match(expected=n, finding=f, reason=verdict.reasons[n]) for n, f in enumerate(kept)
+            Match(expected=n, finding=f, reason=_reason(verdict.matches[n], f, verdict.reasons[n]))
+            for n, f in enumerate(kept)
         ]
         return replace(
             report,
