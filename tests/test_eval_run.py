@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.eval_cli import compare_command, eval_command
+from app.eval_cli import compare_command, eval_command, run_eval_command
 from tests.fakes.model_replies import Reply, kimi_error, kimi_ok
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY
@@ -213,12 +212,14 @@ async def test_a_judge_of_its_own_is_called_there_and_named(dataset: Path, kimi:
 
 
 def test_the_command_line_dispatches_eval(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kimi: FakeKimi
 ) -> None:
-    monkeypatch.setenv("API_OPEN_AI_API_KEY", MODEL_KEY)
-    assert main(["eval", str(tmp_path / "nope")]) == 2
+    def settings() -> Settings:
+        return _settings(kimi)
+
+    assert run_eval_command(_args(tmp_path / "nope"), settings) == 2
     assert "not a directory" in capsys.readouterr().err
-    assert main(["eval", str(tmp_path)]) == 2
+    assert run_eval_command(_args(tmp_path), settings) == 2
     assert "no usable case" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
