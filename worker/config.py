@@ -220,49 +220,6 @@ def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoin
     return ModelEndpoint(role, provider, model, base_url, key, cap, plan)
 
 
-# --- the judge of `kimi-review eval` (API_LLM_JUDGE_*) ---------------------------------
-def _judge_endpoint(env: EnvReader, main: ModelEndpoint | None) -> ModelEndpoint | None:
-    """The judge: each unset variable takes the main model's value.
-
-    The main key is lent to the judge only when the judge calls the main
-    model's own URL: a key is never sent to another host than its own.
-    """
-    names = (
-        "API_LLM_JUDGE_PROVIDER",
-        "API_LLM_JUDGE_MODEL",
-        "API_LLM_JUDGE_BASE_URL",
-        "API_LLM_JUDGE_API_KEY",
-    )
-    key_name = names[3]
-    provider_raw = env.raw(names[0])
-    provider: Provider = env.choice(  # type: ignore[assignment]
-        names[0], PROVIDERS, main.provider if main else "openai_compatible"
-    )
-    model = env.raw(names[1])
-    base_url = env.url(names[2], None)
-    key = env.secret(key_name)
-    if main is None and None in (model, base_url, key):
-        return None  # no main model to complete it with (`Settings.require` says so)
-    if base_url is None:
-        if main is not None and provider_raw is not None and provider != main.provider:
-            env.fail(names[2], f"required when {names[0]} differs from the main provider")
-            return None
-        base_url = main.base_url if main else None
-    if key is None:
-        if main is None or base_url != main.base_url:
-            env.fail(key_name, f"required when {names[2]} is not the main model's URL")
-            return None
-        key = main.api_key
-    if model is None:
-        model = main.model if main else None
-    if model is None or base_url is None:
-        return None
-    cap = main.max_concurrent if main else DEFAULT_CAP
-    return ModelEndpoint(
-        "main", provider, model, base_url, key, cap, detect_plan(base_url, provider)
-    )
-
-
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every variable; raise SettingsError listing all problems."""
     env = EnvReader(environ)
@@ -315,3 +272,46 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if env.problems:
         raise SettingsError(env.problems)
     return settings
+
+
+# --- the judge of `kimi-review eval` (API_LLM_JUDGE_*) ---------------------------------
+def _judge_endpoint(env: EnvReader, main: ModelEndpoint | None) -> ModelEndpoint | None:
+    """The judge: each unset variable takes the main model's value.
+
+    The main key is lent to the judge only when the judge calls the main
+    model's own URL: a key is never sent to another host than its own.
+    """
+    names = (
+        "API_LLM_JUDGE_PROVIDER",
+        "API_LLM_JUDGE_MODEL",
+        "API_LLM_JUDGE_BASE_URL",
+        "API_LLM_JUDGE_API_KEY",
+    )
+    key_name = names[3]
+    provider_raw = env.raw(names[0])
+    provider: Provider = env.choice(  # type: ignore[assignment]
+        names[0], PROVIDERS, main.provider if main else "openai_compatible"
+    )
+    model = env.raw(names[1])
+    base_url = env.url(names[2], None)
+    key = env.secret(key_name)
+    if main is None and None in (model, base_url, key):
+        return None  # no main model to complete it with (`Settings.require` says so)
+    if base_url is None:
+        if main is not None and provider_raw is not None and provider != main.provider:
+            env.fail(names[2], f"required when {names[0]} differs from the main provider")
+            return None
+        base_url = main.base_url if main else None
+    if key is None:
+        if main is None or base_url != main.base_url:
+            env.fail(key_name, f"required when {names[2]} is not the main model's URL")
+            return None
+        key = main.api_key
+    if model is None:
+        model = main.model if main else None
+    if model is None or base_url is None:
+        return None
+    cap = main.max_concurrent if main else DEFAULT_CAP
+    return ModelEndpoint(
+        "main", provider, model, base_url, key, cap, detect_plan(base_url, provider)
+    )
