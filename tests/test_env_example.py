@@ -34,6 +34,7 @@ _OS_READS = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 GROUPS = (
     "Main model",
     "Fallback model",
+    "Eval judge",
     "GitHub App",
     "Redis",
     "Quota window",

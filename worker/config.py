@@ -25,7 +25,7 @@ from worker.secrets import Secret
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
 Plan = Literal["kimi_code", "moonshot", "moonshot_cn", "anthropic", "custom"]
-Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage"]
+Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage", "eval"]
 
 PROVIDERS: tuple[Provider, ...] = ("openai_compatible", "anthropic")
 MOONSHOT_URL = "https://api.moonshot.ai/v1"
@@ -130,11 +130,12 @@ class Settings:
     )
     max_reviews: int = 10  # reviews one worker process runs at once
     give_up_after: int = 8 * 86400  # seconds after which an unfinished review is abandoned
+    judge: ModelEndpoint | None = None  # `kimi-review eval`'s judge (API_LLM_JUDGE_*)
 
     def secret_values(self) -> list[str]:
         """Every secret's raw value, for the log scrubber."""
         found = [self.redis_url.reveal()]
-        for endpoint in (self.llm.main, self.llm.fallback):
+        for endpoint in (self.llm.main, self.llm.fallback, self.judge):
             if endpoint is not None:
                 found.append(endpoint.api_key.reveal())
         for secret in (self.github.private_key, self.github.webhook_secret, self.github.token):
@@ -150,7 +151,7 @@ class Settings:
                 "GITHUB_WEBHOOK_SECRET: required by `serve`; the receiver refuses unsigned "
                 "webhooks (set the same value as the App's webhook secret)"
             )
-        if command in ("worker", "review", "review_diff", "usage") and self.llm.main is None:
+        if command in ("worker", "review", "review_diff", "eval") and self.llm.main is None:
             problems.append("API_OPEN_AI_API_KEY: required: the key for the main model")
         if command == "worker" and (self.github.app_id is None or self.github.private_key is None):
             problems.append(
@@ -287,7 +288,51 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         review_lease=env.integer("WORKER_REVIEW_LEASE", 20, low=2, high=300) or 20,
         max_reviews=env.integer("WORKER_MAX_REVIEWS", 10, low=1, high=1000) or 10,
         give_up_after=env.duration("WORKER_REVIEW_GIVE_UP_AFTER", "8d"),
+        judge=_judge_endpoint(env, llm.main),
     )
     if env.problems:
         raise SettingsError(env.problems)
     return settings
+
+
+# --- the judge of `kimi-review eval` (API_LLM_JUDGE_*) ---------------------------------
+def _judge_endpoint(env: EnvReader, main: ModelEndpoint | None) -> ModelEndpoint | None:
+    """The judge: each unset variable takes the main model's value.
+
+    The main key is lent to the judge only when the judge calls the main
+    model's own URL: a key is never sent to another host than its own.
+    """
+    names = (
+        "API_LLM_JUDGE_PROVIDER",
+        "API_LLM_JUDGE_MODEL",
+        "API_LLM_JUDGE_BASE_URL",
+        "API_LLM_JUDGE_API_KEY",
+    )
+    key_name = names[3]
+    provider_raw = env.raw(names[0])
+    provider: Provider = env.choice(  # type: ignore[assignment]
+        names[0], PROVIDERS, main.provider if main else "openai_compatible"
+    )
+    model = env.raw(names[1])
+    base_url = env.url(names[2], None)
+    key = env.secret(key_name)
+    if main is None and None in (model, base_url, key):
+        return None  # no main model to complete it with (`Settings.require` says so)
+    if base_url is None:
+        if main is not None and provider_raw is not None and provider != main.provider:
+            env.fail(names[2], f"required when {names[0]} differs from the main provider")
+            return None
+        base_url = main.base_url if main else None
+    if key is None:
+        if main is None or base_url != main.base_url:
+            env.fail(key_name, f"required when {names[2]} is not the main model's URL")
+            return None
+        key = main.api_key
+    if model is None:
+        model = main.model if main else None
+    if model is None or base_url is None:
+        return None
+    cap = main.max_concurrent if main else DEFAULT_CAP
+    return ModelEndpoint(
+        "main", provider, model, base_url, key, cap, detect_plan(base_url, provider)
+    )
