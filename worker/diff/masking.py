@@ -15,9 +15,11 @@ in linear time; the detect-secrets patterns they replace backtracked.
 
 Hostile input: callers cut lines over `long_lines.MAX_LINE_CHARS` first
 (`cut_long_lines`), so every scan here reads at most that many characters
-per line, and nothing here backtracks over a line (possessive runs, and
-`_mask_value` widens a match with a loop, not a regex): the cost is linear
-in the diff. `mask_text` does the same for a PR's title and description.
+per line; the key shapes and the PEM patterns use possessive runs, the
+detect-secrets patterns that backtracked are replaced, and `_mask_value`
+widens a match with a loop, not a regex: the cost is linear in the diff
+(bench/bench_masking.py). `mask_text` does the same for a PR's title and
+description.
 
 Only the secret's characters are replaced, with `MASK`: lines keep their
 count and numbers, and each masking is reported (path, side, line) for the
