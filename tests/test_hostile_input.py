@@ -141,3 +141,16 @@ async def test_keys_in_the_title_and_description_never_reach_the_model() -> None
         ("PR description", 1),
         ("PR description", 5),
     ]
+
+
+def test_an_over_long_line_of_the_description_is_not_sent_and_is_named() -> None:
+    blob = "Qz9" * 5_000
+    prepared = prepare_review(
+        [_added("src/app.py", ["x = 1"])],
+        title="Add data",
+        description=f"Data below.\n{blob}\nThanks.",
+        repository="o/r",
+        options=ReviewOptions(),
+    )
+    assert prepared.context.description == f"Data below.\n{long_line_note(15_000)}\nThanks."
+    assert prepared.long_lines == [LongLine("PR description", "RIGHT", 2, 15_000)]
