@@ -261,6 +261,7 @@ class ReviewFlow:
             base_sha=scope.since_sha if incremental else None,
             skipped_files=[*scope.skipped, *prepared.skipped],
             masked_secrets=prepared.masked,
+            long_lines=prepared.long_lines,
             dropped_chunks=result.dropped,
             fallback_model=result.fallback_model,
             fallback_reason=result.fallback_reason,

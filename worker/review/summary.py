@@ -14,6 +14,7 @@ import re
 import msgspec
 
 from worker.answer import SEVERITY_RANK
+from worker.diff.long_lines import MAX_LINE_CHARS, LongLine
 from worker.diff.model import SkippedFile
 from worker.review import messages
 from worker.review.findings import Placement, SummaryFinding, count_by_severity
@@ -59,6 +60,7 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     base_sha: str | None = None  # incremental: the head reviewed last time
     skipped_files: list[SkippedFile] = msgspec.field(default_factory=list)
     masked_secrets: list[MaskedSecret] = msgspec.field(default_factory=list)
+    long_lines: list[LongLine] = msgspec.field(default_factory=list)
     dropped_chunks: list[DroppedChunk] = msgspec.field(default_factory=list)
     fallback_model: str | None = None  # set when the fallback answered at least one chunk
     fallback_reason: str | None = None
@@ -163,6 +165,10 @@ def _not_reviewed(info: SummaryInput) -> str:
     for secret in info.masked_secrets:
         where = code_span(f"{secret.path}:{secret.line}")
         lines.append(f"- {where}: a secret-looking value was masked before the model saw it")
+    for long in info.long_lines:
+        where = code_span(f"{long.path}:{long.line}")
+        size = f"{long.chars:,} characters, over the {MAX_LINE_CHARS:,}-character limit"
+        lines.append(f"- {where}: line not sent to the model ({size})")
     for chunk in info.dropped_chunks:
         files = ", ".join(code_span(p) for p in chunk.paths) or code_span(chunk.chunk_id)
         lines.append(f"- {files}: not reviewed, {sanitize_line(chunk.reason)}")
