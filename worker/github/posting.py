@@ -15,6 +15,7 @@ rate-limit aware).
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from typing import Any, Final, Literal
 
 import msgspec
@@ -125,10 +126,11 @@ class ReviewPoster:
 
     async def earlier_fingerprints(self, pr_number: int) -> frozenset[str]:
         """Fingerprints of the bot's inline comments already on the PR: not to be repeated."""
-        comments = await self.rest.pages(
+        listing = self.rest.newest_first(
             f"{self._pull(pr_number)}/comments", what=f"listing review comments of #{pr_number}"
         )
-        return earlier_fingerprints(c.get("body") for c in comments if self._is_ours(c))
+        ours = [c.get("body") async for c in listing if self._is_ours(c)]
+        return earlier_fingerprints(ours)
 
     async def _bisect(
         self, pr_number: int, head_sha: str, placement: Placement, state: Bisection
@@ -159,22 +161,23 @@ class ReviewPoster:
     async def _existing_review(
         self, pr_number: int, head_sha: str, run: str | None
     ) -> dict[str, Any] | None:
-        reviews = await self.rest.pages(
+        listing = self.rest.newest_first(
             f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
         )
-        for review in reviews:
-            body = review.get("body")
-            if self._is_ours(review) and already_reviewed([body], head_sha, run):
-                return review
+        async with aclosing(listing) as reviews:  # newest first: ours is usually the latest
+            async for review in reviews:
+                body = review.get("body")
+                if self._is_ours(review) and already_reviewed([body], head_sha, run):
+                    return review
         return None
 
     async def _delete_pending_reviews(self, pr_number: int) -> None:
-        reviews = await self.rest.pages(
+        listing = self.rest.newest_first(
             f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
         )
-        for review in reviews:
-            if self._is_ours(review) and review.get("state") == "PENDING":
-                await self._delete_review(pr_number, int(review["id"]))
+        pending = [r async for r in listing if self._is_ours(r) and r.get("state") == "PENDING"]
+        for review in pending:
+            await self._delete_review(pr_number, int(review["id"]))
 
     async def _delete_review(self, pr_number: int, review_id: int) -> None:
         await self.rest.request(
@@ -207,20 +210,24 @@ class ReviewPoster:
     async def upsert_summary(self, pr_number: int, body: str) -> int:
         """Edit the bot's sticky summary comment in place, or create it; its id."""
         repo = self.rest.repo_path
-        comments = await self.rest.pages(
+        listing = self.rest.newest_first(
             f"{repo}/issues/{pr_number}/comments", what=f"listing comments of #{pr_number}"
         )
-        for comment in comments:
-            if self._is_ours(comment) and is_summary_comment(comment.get("body")):
-                comment_id = int(comment["id"])
-                await self.rest.request(
-                    "PATCH",
-                    f"{repo}/issues/comments/{comment_id}",
-                    json={"body": body},
-                    what=f"editing the summary of #{pr_number}",
-                )
-                return comment_id
-        return await self.comment(pr_number, body)
+        async with aclosing(listing) as comments:
+            summary = None
+            async for comment in comments:
+                if self._is_ours(comment) and is_summary_comment(comment.get("body")):
+                    summary = int(comment["id"])
+                    break
+        if summary is None:
+            return await self.comment(pr_number, body)
+        await self.rest.request(
+            "PATCH",
+            f"{repo}/issues/comments/{summary}",
+            json={"body": body},
+            what=f"editing the summary of #{pr_number}",
+        )
+        return summary
 
     async def may_command(self, login: str) -> bool:
         """Whether `login` has write access (admin, maintain, write) to the repository.

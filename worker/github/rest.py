@@ -10,15 +10,18 @@ the installation's `WritePacer` lane. A 403/429 rate-limit answer whose
 `Retry-After` (or `x-ratelimit-reset`) is short is slept out and the request
 sent again; a long one raises `GitHubRateLimited` for the job to defer.
 A 401 makes the token source forget its token and mint a new one, once.
+Pages are followed by worker.github.paging's rules: only on GITHUB_API_URL's
+origin, newest first for lookups, and a listing cut at `MAX_PAGES` is logged.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Final
 
 import httpx
+import structlog
 
 from worker import pipeline_metrics
 from worker.github.auth import API_VERSION, RepoRef, TokenSource
@@ -30,11 +33,11 @@ from worker.github.errors import (
     retry_step,
 )
 from worker.github.pacing import WritePacer
+from worker.github.paging import MAX_PAGES, PER_PAGE, check_link, is_absolute, link, page_number
 from worker.version import user_agent
 
+log = structlog.get_logger(__name__)
 WRITE_METHODS: Final = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-PER_PAGE: Final = 100
-MAX_PAGES: Final = 30  # 3000 items: far more reviews or comments than a PR carries
 
 
 class GitHubRest:
@@ -104,21 +107,46 @@ class GitHubRest:
     async def pages(
         self, path: str, *, what: str, params: Mapping[str, str | int] | None = None
     ) -> list[dict[str, Any]]:
-        """Every item of a paginated list, following GitHub's Link header."""
+        """Every item of a paginated list, oldest first, following GitHub's Link header."""
         found: list[dict[str, Any]] = []
-        query: dict[str, str | int] = {**(params or {}), "per_page": PER_PAGE}
+        query: dict[str, str | int] | None = {**(params or {}), "per_page": PER_PAGE}
         url: str | None = path
         for _ in range(MAX_PAGES):
             if url is None:
                 break
             response = await self.request("GET", url, params=query, what=what)
-            page = response.json()
-            if not isinstance(page, list):
-                raise GitHubError(f"{what}: expected a list, GitHub sent {type(page).__name__}")
-            found += [item for item in page if isinstance(item, dict)]
-            url = response.links.get("next", {}).get("url")
-            query = {}  # the next link carries its own query
+            found += _items(response, what)
+            url = link(response, "next")
+            # The next link carries its own query; httpx would replace it with any
+            # `params`, even an empty dict (every page after the first was page 1).
+            query = None
+        if url is not None:
+            log.warning("github_listing_cut", what=what, items=len(found), pages=MAX_PAGES)
         return found
+
+    async def newest_first(self, path: str, *, what: str) -> AsyncGenerator[dict[str, Any], None]:
+        """The items of a paginated list from its newest end, at most `MAX_PAGES` pages.
+
+        GitHub lists reviews and comments oldest first, without a `direction`
+        parameter: the first page gives the `last` link, and pages are read
+        from there back along `prev` links, so a lookup of the bot's latest
+        review or summary sees the newest items even past 3000.
+        """
+        response = await self.request("GET", path, params={"per_page": PER_PAGE}, what=what)
+        first = _items(response, what)
+        url = link(response, "last")
+        fetched = 1
+        while url is not None and page_number(url) != 1:
+            if fetched == MAX_PAGES:
+                log.warning("github_listing_cut", what=what, pages=MAX_PAGES, newest_first=True)
+                return
+            response = await self.request("GET", url, what=what)
+            fetched += 1
+            for item in reversed(_items(response, what)):
+                yield item
+            url = link(response, "prev")
+        for item in reversed(first):
+            yield item
 
     async def _send(
         self,
@@ -129,7 +157,8 @@ class GitHubRest:
         params: Mapping[str, str | int] | None,
         what: str,
     ) -> httpx.Response:
-        url = path if path.startswith(("http://", "https://")) else f"{self._api_url}{path}"
+        check_link(path, api_url=self._api_url, what=what)  # before a token is attached
+        url = path if is_absolute(path) else f"{self._api_url}{path}"
         token = await self._tokens.token_for(self.repo)
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
@@ -170,3 +199,10 @@ class GitHubRest:
             what=what,
             now=time.time(),
         )
+
+
+def _items(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    page = response.json()
+    if not isinstance(page, list):
+        raise GitHubError(f"{what}: expected a list, GitHub sent {type(page).__name__}")
+    return [item for item in page if isinstance(item, dict)]
