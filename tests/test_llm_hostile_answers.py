@@ -154,13 +154,22 @@ async def test_the_cap_stops_reading_a_streamed_answer(kimi: FakeKimi) -> None:
             )
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_a_huge_error_answer_is_classified_from_its_start(
-    kimi: FakeKimi, http: httpx.AsyncClient
+    kimi: FakeKimi, claude: FakeAnthropic, http: httpx.AsyncClient, chunked: bool
 ) -> None:
-    kimi.script(huge(ERROR_BODY_BYTES / (1024 * 1024) * 4, status=500), kimi_ok())
-    result = await _review(_stack(kimi, None, http))
-    assert result.answer is not None
-    assert len(kimi.requests) == 2  # a 5xx: retried once on main
+    """Only ERROR_BODY_BYTES of an error are read; its type is at the start."""
+    filler = "x" * (4 * ERROR_BODY_BYTES)
+    quota = {"error": {"type": "exceeded_current_quota_error", "message": filler}}
+    kimi.script(Reply(status=429, body=quota, chunked=chunked))
+    stack = _stack(kimi, claude, http)
+    result = await _review(stack)
+    assert result.role == "fallback"
+    assert len(kimi.requests) == 1  # a quota: the fallback at once, no retry
+    assert stack.llm.main is not None
+    trip = await stack.breaker.tripped(stack.llm.main.key_id)
+    assert trip is not None
+    assert trip.kind == "quota"
 
 
 def test_the_cap_grows_with_the_completion_tokens_asked() -> None:

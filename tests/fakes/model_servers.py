@@ -22,6 +22,7 @@ highest concurrency seen server-side.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -82,6 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def handle(self) -> None:
+        # The client may drop the connection mid-answer (over its cap or its deadline).
+        with contextlib.suppress(ConnectionResetError):
+            super().handle()
 
     def do_POST(self) -> None:
         fake = self.server.fake

@@ -115,7 +115,8 @@ async def send(
         async with asyncio.timeout(deadline):
             async with http.stream(method, url, content=body, headers=sent_headers) as response:
                 ok = response.is_success
-                payload, whole = await _read_capped(response, max_bytes if ok else ERROR_BODY_BYTES)
+                cap = max_bytes if ok else ERROR_BODY_BYTES
+                payload, whole = await _read_capped(response, cap, prefix=not ok)
                 answer = RawAnswer(response.status_code, dict(response.headers), payload)
     except TimeoutError as exc:  # asyncio.timeout: the total deadline
         why = f"timed out: no complete answer within {deadline:g}s"
@@ -136,14 +137,16 @@ async def send(
     raise error_for(detail, endpoint)
 
 
-async def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, bool]:
+async def _read_capped(response: httpx.Response, cap: int, *, prefix: bool) -> tuple[bytes, bool]:
     """(at most `cap` bytes of the body, whether that is all of it).
 
-    A declared Content-Length over the cap is believed without reading; the
-    cap counts decoded bytes, so a compressed answer cannot inflate past it.
+    Unless the first `cap` bytes are of use (`prefix`: an error answer's
+    start), a declared Content-Length over the cap is believed without
+    reading. The cap counts decoded bytes, so a compressed answer cannot
+    inflate past it.
     """
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+    if not prefix and declared.isdigit() and int(declared) > cap:
         return b"", False
     received = bytearray()
     async for piece in response.aiter_bytes():
