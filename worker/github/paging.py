@@ -14,7 +14,8 @@ of the bot's latest items read from the `last` page back (`prev` links).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Final
 
 import httpx
 
@@ -23,6 +24,10 @@ from worker.github.errors import GitHubError
 PER_PAGE: Final = 100
 MAX_PAGES: Final = 30  # 3000 items: far more reviews or comments than a PR usually carries
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+Item = dict[str, Any]
+Listing = AsyncGenerator[Item, None]  # items of a list as they are read, page by page
+Match = Callable[[Item], bool]
 
 
 class GitHubForeignLink(GitHubError):

@@ -15,7 +15,6 @@ rate-limit aware).
 
 from __future__ import annotations
 
-from contextlib import aclosing
 from typing import Any, Final, Literal
 
 import msgspec
@@ -161,15 +160,11 @@ class ReviewPoster:
     async def _existing_review(
         self, pr_number: int, head_sha: str, run: str | None
     ) -> dict[str, Any] | None:
-        listing = self.rest.newest_first(
-            f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
+        return await self.rest.find_newest(  # newest first: ours is usually the latest
+            f"{self._pull(pr_number)}/reviews",
+            what=f"listing reviews of #{pr_number}",
+            match=lambda r: self._is_ours(r) and already_reviewed([r.get("body")], head_sha, run),
         )
-        async with aclosing(listing) as reviews:  # newest first: ours is usually the latest
-            async for review in reviews:
-                body = review.get("body")
-                if self._is_ours(review) and already_reviewed([body], head_sha, run):
-                    return review
-        return None
 
     async def _delete_pending_reviews(self, pr_number: int) -> None:
         listing = self.rest.newest_first(
@@ -210,24 +205,21 @@ class ReviewPoster:
     async def upsert_summary(self, pr_number: int, body: str) -> int:
         """Edit the bot's sticky summary comment in place, or create it; its id."""
         repo = self.rest.repo_path
-        listing = self.rest.newest_first(
-            f"{repo}/issues/{pr_number}/comments", what=f"listing comments of #{pr_number}"
+        summary = await self.rest.find_newest(
+            f"{repo}/issues/{pr_number}/comments",
+            what=f"listing comments of #{pr_number}",
+            match=lambda c: self._is_ours(c) and is_summary_comment(c.get("body")),
         )
-        async with aclosing(listing) as comments:
-            summary = None
-            async for comment in comments:
-                if self._is_ours(comment) and is_summary_comment(comment.get("body")):
-                    summary = int(comment["id"])
-                    break
         if summary is None:
             return await self.comment(pr_number, body)
+        comment_id = int(summary["id"])
         await self.rest.request(
             "PATCH",
-            f"{repo}/issues/comments/{summary}",
+            f"{repo}/issues/comments/{comment_id}",
             json={"body": body},
             what=f"editing the summary of #{pr_number}",
         )
-        return summary
+        return comment_id
 
     async def may_command(self, login: str) -> bool:
         """Whether `login` has write access (admin, maintain, write) to the repository.

@@ -17,7 +17,7 @@ origin, newest first for lookups, and a listing cut at `MAX_PAGES` is logged.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import httpx
@@ -33,7 +33,16 @@ from worker.github.errors import (
     retry_step,
 )
 from worker.github.pacing import WritePacer
-from worker.github.paging import MAX_PAGES, PER_PAGE, check_link, is_absolute, link, page_number
+from worker.github.paging import (
+    MAX_PAGES,
+    PER_PAGE,
+    Item,
+    Listing,
+    Match,
+    check_link,
+    link,
+    page_number,
+)
 from worker.version import user_agent
 
 log = structlog.get_logger(__name__)
@@ -124,7 +133,18 @@ class GitHubRest:
             log.warning("github_listing_cut", what=what, items=len(found), pages=MAX_PAGES)
         return found
 
-    async def newest_first(self, path: str, *, what: str) -> AsyncGenerator[dict[str, Any], None]:
+    async def find_newest(self, path: str, *, what: str, match: Match) -> Item | None:
+        """The newest item of a paginated list that `match`es, reading no further than it."""
+        listing = self.newest_first(path, what=what)
+        try:
+            async for item in listing:
+                if match(item):
+                    return item
+            return None
+        finally:
+            await listing.aclose()  # stop the generator: no further page is read
+
+    async def newest_first(self, path: str, *, what: str) -> Listing:
         """The items of a paginated list from its newest end, at most `MAX_PAGES` pages.
 
         GitHub lists reviews and comments oldest first, without a `direction`
@@ -157,8 +177,8 @@ class GitHubRest:
         params: Mapping[str, str | int] | None,
         what: str,
     ) -> httpx.Response:
-        check_link(path, api_url=self._api_url, what=what)  # before a token is attached
-        url = path if is_absolute(path) else f"{self._api_url}{path}"
+        url = path if path.startswith(("http://", "https://")) else f"{self._api_url}{path}"
+        check_link(url, api_url=self._api_url, what=what)  # before a token is attached
         token = await self._tokens.token_for(self.repo)
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
