@@ -137,6 +137,19 @@ async def test_the_sticky_summary_is_edited_on_a_pr_with_more_than_3000_comments
     assert len(comments) == BUSY + 1
 
 
+async def test_a_lookup_reads_no_page_past_its_match(
+    fake_github: FakeGitHub, repo: FakeRepo, poster: ReviewPoster
+) -> None:
+    fake_github.written.reviews[1] = [_review(n, HUMAN) for n in range(BUSY)]
+    listed = await poster.rest.pages(
+        REVIEWS, what="listing reviews", newest_first=True, until=lambda r: r["id"] == 12_950
+    )
+    assert listed[0]["id"] == 10_000 + BUSY - 1
+    assert listed[-1]["id"] == 12_900  # the page of the match, read whole, and no further
+    pages = [c.query.get("page", ["1"])[-1] for c in fake_github.calls_to("GET", REVIEWS)]
+    assert pages == ["1", "31", "30"]
+
+
 async def test_a_listing_cut_at_the_page_limit_is_logged(
     fake_github: FakeGitHub, repo: FakeRepo, poster: ReviewPoster
 ) -> None:
@@ -156,7 +169,8 @@ async def test_a_short_listing_is_read_once_newest_first(
     fake_github: FakeGitHub, repo: FakeRepo, poster: ReviewPoster
 ) -> None:
     fake_github.written.reviews[1] = [_review(n, HUMAN) for n in range(3)]
-    seen = [r["id"] async for r in poster.rest.newest_first(REVIEWS, what="listing reviews")]
+    listed = await poster.rest.pages(REVIEWS, what="listing reviews", newest_first=True)
+    seen = [r["id"] for r in listed]
     assert seen == [10_002, 10_001, 10_000]
     assert len(fake_github.calls_to("GET", REVIEWS)) == 1
 
@@ -165,7 +179,8 @@ async def test_newest_first_reads_every_page_once_back_to_the_first(
     fake_github: FakeGitHub, repo: FakeRepo, poster: ReviewPoster
 ) -> None:
     fake_github.written.reviews[1] = [_review(n, HUMAN) for n in range(250)]
-    seen = [r["id"] async for r in poster.rest.newest_first(REVIEWS, what="listing reviews")]
+    listed = await poster.rest.pages(REVIEWS, what="listing reviews", newest_first=True)
+    seen = [r["id"] for r in listed]
     assert seen == [10_000 + n for n in reversed(range(250))]
     pages = [c.query.get("page", ["1"])[-1] for c in fake_github.calls_to("GET", REVIEWS)]
     assert pages == ["1", "3", "2"]

@@ -14,7 +14,7 @@ of the bot's latest items read from the `last` page back (`prev` links).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 import httpx
@@ -26,8 +26,7 @@ MAX_PAGES: Final = 30  # 3000 items: far more reviews or comments than a PR usua
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 Item = dict[str, Any]
-Listing = AsyncGenerator[Item, None]  # items of a list as they are read, page by page
-Match = Callable[[Item], bool]
+Match = Callable[[Item], bool]  # the item a lookup stops reading pages at
 
 
 class GitHubForeignLink(GitHubError):

@@ -125,11 +125,12 @@ class ReviewPoster:
 
     async def earlier_fingerprints(self, pr_number: int) -> frozenset[str]:
         """Fingerprints of the bot's inline comments already on the PR: not to be repeated."""
-        listing = self.rest.newest_first(
-            f"{self._pull(pr_number)}/comments", what=f"listing review comments of #{pr_number}"
+        comments = await self.rest.pages(
+            f"{self._pull(pr_number)}/comments",
+            what=f"listing review comments of #{pr_number}",
+            newest_first=True,  # past the page limit, the latest are the ones to keep
         )
-        ours = [c.get("body") async for c in listing if self._is_ours(c)]
-        return earlier_fingerprints(ours)
+        return earlier_fingerprints(c.get("body") for c in comments if self._is_ours(c))
 
     async def _bisect(
         self, pr_number: int, head_sha: str, placement: Placement, state: Bisection
@@ -160,19 +161,27 @@ class ReviewPoster:
     async def _existing_review(
         self, pr_number: int, head_sha: str, run: str | None
     ) -> dict[str, Any] | None:
-        return await self.rest.find_newest(  # newest first: ours is usually the latest
+        reviews = await self.rest.pages(
             f"{self._pull(pr_number)}/reviews",
             what=f"listing reviews of #{pr_number}",
-            match=lambda r: self._is_ours(r) and already_reviewed([r.get("body")], head_sha, run),
+            newest_first=True,  # ours is usually the latest; no page is read past it
+            until=lambda r: self._is_ours(r) and already_reviewed([r.get("body")], head_sha, run),
         )
+        for review in reviews:
+            body = review.get("body")
+            if self._is_ours(review) and already_reviewed([body], head_sha, run):
+                return review
+        return None
 
     async def _delete_pending_reviews(self, pr_number: int) -> None:
-        listing = self.rest.newest_first(
-            f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
+        reviews = await self.rest.pages(
+            f"{self._pull(pr_number)}/reviews",
+            what=f"listing reviews of #{pr_number}",
+            newest_first=True,  # a probe left pending is among the latest
         )
-        pending = [r async for r in listing if self._is_ours(r) and r.get("state") == "PENDING"]
-        for review in pending:
-            await self._delete_review(pr_number, int(review["id"]))
+        for review in reviews:
+            if self._is_ours(review) and review.get("state") == "PENDING":
+                await self._delete_review(pr_number, int(review["id"]))
 
     async def _delete_review(self, pr_number: int, review_id: int) -> None:
         await self.rest.request(
@@ -205,21 +214,23 @@ class ReviewPoster:
     async def upsert_summary(self, pr_number: int, body: str) -> int:
         """Edit the bot's sticky summary comment in place, or create it; its id."""
         repo = self.rest.repo_path
-        summary = await self.rest.find_newest(
+        comments = await self.rest.pages(
             f"{repo}/issues/{pr_number}/comments",
             what=f"listing comments of #{pr_number}",
-            match=lambda c: self._is_ours(c) and is_summary_comment(c.get("body")),
+            newest_first=True,  # the sticky summary is found even past the page limit
+            until=lambda c: self._is_ours(c) and is_summary_comment(c.get("body")),
         )
-        if summary is None:
-            return await self.comment(pr_number, body)
-        comment_id = int(summary["id"])
-        await self.rest.request(
-            "PATCH",
-            f"{repo}/issues/comments/{comment_id}",
-            json={"body": body},
-            what=f"editing the summary of #{pr_number}",
-        )
-        return comment_id
+        for comment in comments:
+            if self._is_ours(comment) and is_summary_comment(comment.get("body")):
+                comment_id = int(comment["id"])
+                await self.rest.request(
+                    "PATCH",
+                    f"{repo}/issues/comments/{comment_id}",
+                    json={"body": body},
+                    what=f"editing the summary of #{pr_number}",
+                )
+                return comment_id
+        return await self.comment(pr_number, body)
 
     async def may_command(self, login: str) -> bool:
         """Whether `login` has write access (admin, maintain, write) to the repository.

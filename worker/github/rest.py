@@ -33,16 +33,7 @@ from worker.github.errors import (
     retry_step,
 )
 from worker.github.pacing import WritePacer
-from worker.github.paging import (
-    MAX_PAGES,
-    PER_PAGE,
-    Item,
-    Listing,
-    Match,
-    check_link,
-    link,
-    page_number,
-)
+from worker.github.paging import MAX_PAGES, PER_PAGE, Item, Match, check_link, link, page_number
 from worker.version import user_agent
 
 log = structlog.get_logger(__name__)
@@ -114,59 +105,64 @@ class GitHubRest:
             raise error
 
     async def pages(
-        self, path: str, *, what: str, params: Mapping[str, str | int] | None = None
-    ) -> list[dict[str, Any]]:
-        """Every item of a paginated list, oldest first, following GitHub's Link header."""
-        found: list[dict[str, Any]] = []
+        self,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str | int] | None = None,
+        newest_first: bool = False,
+        until: Match | None = None,
+    ) -> list[Item]:
+        """The items of a paginated list, at most `MAX_PAGES` pages, following its Link header.
+
+        Oldest first, as GitHub lists them; `newest_first` reads from the other
+        end, and `until` stops reading pages once one holds a matching item (a
+        lookup of the bot's own review or summary, usually the newest).
+        """
         query: dict[str, str | int] | None = {**(params or {}), "per_page": PER_PAGE}
+        if newest_first and query is not None:
+            return await self._newest_first(path, query, what=what, until=until)
+        found: list[Item] = []
         url: str | None = path
         for _ in range(MAX_PAGES):
             if url is None:
                 break
             response = await self.request("GET", url, params=query, what=what)
-            found += _items(response, what)
+            page = _items(response, what)
+            found += page
+            if until is not None and any(until(item) for item in page):
+                return found
             url = link(response, "next")
-            # The next link carries its own query; httpx would replace it with any
+            # The next link carries its own query: httpx would replace it with any
             # `params`, even an empty dict (every page after the first was page 1).
             query = None
         if url is not None:
             log.warning("github_listing_cut", what=what, items=len(found), pages=MAX_PAGES)
         return found
 
-    async def find_newest(self, path: str, *, what: str, match: Match) -> Item | None:
-        """The newest item of a paginated list that `match`es, reading no further than it."""
-        listing = self.newest_first(path, what=what)
-        try:
-            async for item in listing:
-                if match(item):
-                    return item
-            return None
-        finally:
-            await listing.aclose()  # stop the generator: no further page is read
-
-    async def newest_first(self, path: str, *, what: str) -> Listing:
-        """The items of a paginated list from its newest end, at most `MAX_PAGES` pages.
-
-        GitHub lists reviews and comments oldest first, without a `direction`
-        parameter: the first page gives the `last` link, and pages are read
-        from there back along `prev` links, so a lookup of the bot's latest
-        review or summary sees the newest items even past 3000.
-        """
-        response = await self.request("GET", path, params={"per_page": PER_PAGE}, what=what)
-        first = _items(response, what)
+    async def _newest_first(
+        self, path: str, query: Mapping[str, str | int], *, what: str, until: Match | None
+    ) -> list[Item]:
+        """GitHub lists reviews and comments oldest first, with no `direction` parameter:
+        the first page gives the `last` link, and pages are read from there back along
+        `prev` links, so a lookup sees the newest items even past 3000."""
+        response = await self.request("GET", path, params=query, what=what)
+        first = _items(response, what)[::-1]
+        found: list[Item] = []
         url = link(response, "last")
         fetched = 1
         while url is not None and page_number(url) != 1:
             if fetched == MAX_PAGES:
-                log.warning("github_listing_cut", what=what, pages=MAX_PAGES, newest_first=True)
-                return
+                log.warning("github_listing_cut", what=what, items=len(found), pages=MAX_PAGES)
+                return found
             response = await self.request("GET", url, what=what)
             fetched += 1
-            for item in reversed(_items(response, what)):
-                yield item
+            page = _items(response, what)[::-1]
+            found += page
+            if until is not None and any(until(item) for item in page):
+                return found
             url = link(response, "prev")
-        for item in reversed(first):
-            yield item
+        return found + first
 
     async def _send(
         self,
