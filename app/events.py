@@ -114,3 +114,7 @@ def decode_event(event: str, body: bytes) -> Event | None:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
         raise MalformedPayload(f"{event} payload: {exc}") from None
+    except RecursionError:
+        # msgspec recurses even to skip a field we do not read: a body nested
+        # deeper than the interpreter's limit is malformed for us, not a crash.
+        raise MalformedPayload(f"{event} payload: JSON nested too deeply") from None

@@ -1,7 +1,9 @@
 """POST /webhooks/github: verify, decode, route, persist; never calls GitHub.
 
-Order matters: the signature is checked on the raw bytes before anything is
-decoded, and a 202 is only ever sent after the job is in Redis. Status codes
+Order matters: a delivery with no well-formed signature header is refused
+before its body is read (nobody unauthenticated gets us to buffer 25 MiB),
+the signature is checked on the raw bytes before anything is decoded, and a
+202 is only ever sent after the job is in Redis. Status codes
 follow DESIGN.md: 202 queued, 200 ignored or duplicate, 401 bad signature,
 400 malformed, 413 over 25 MiB (Litestar's body limit, raised for this
 route), 503 when Redis could not persist the job.
@@ -21,7 +23,7 @@ from app.events import MalformedPayload, decode_event
 from app.intake import Intake, Outcome
 from app.metrics import CONTENT_TYPE_LATEST, ReceiverMetrics
 from app.routing import Enqueue, Ignore, Pong, RecordInstallation, route
-from app.signature import SignatureError, verify_signature
+from app.signature import SignatureError, signature_digest, verify_signature
 
 MAX_BODY_BYTES: Final = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 log = structlog.get_logger("kimi_review.webhooks")
@@ -38,11 +40,10 @@ async def receive_webhook(request: Request[Any, Any, State], state: State) -> Re
     metrics: ReceiverMetrics = state.metrics
     event = request.headers.get("x-github-event", "")
     delivery = request.headers.get("x-github-delivery", "")
-    body = await request.body()
+    header = request.headers.get("x-hub-signature-256")
     try:
-        verify_signature(
-            body, header=request.headers.get("x-hub-signature-256"), secret=state.webhook_secret
-        )
+        signature_digest(header)  # the header alone, before a byte of the body is read
+        verify_signature(await request.body(), header=header, secret=state.webhook_secret)
     except SignatureError as exc:
         metrics.count(event, "unauthorized")
         log.warning("webhook_rejected", reason=str(exc), delivery=delivery)
@@ -51,7 +52,7 @@ async def receive_webhook(request: Request[Any, Any, State], state: State) -> Re
         metrics.count(event, "malformed")
         return _json(400, {"error": "X-GitHub-Event and X-GitHub-Delivery headers are required"})
     try:
-        decision = route(event, decode_event(event, body), delivery, state.bot)
+        decision = route(event, decode_event(event, await request.body()), delivery, state.bot)
     except MalformedPayload as exc:
         metrics.count(event, "malformed")
         log.warning("webhook_malformed", delivery=delivery, gh_event=event, error=str(exc))

@@ -105,6 +105,13 @@ def test_every_bad_value_is_reported_naming_its_variable() -> None:
         assert name in text
 
 
+def test_a_reasoning_override_nested_too_deeply_is_a_named_error() -> None:
+    """Regression: json.loads raised RecursionError, a traceback instead of a named error."""
+    deep = '{"thinking": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(SettingsError, match=r"API_LLM_REASONING_OVERRIDE.*nested too deeply"):
+        load_settings({"API_OPEN_AI_API_KEY": KEY, "API_LLM_REASONING_OVERRIDE": deep})
+
+
 def test_fallback_needs_its_key_and_url() -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({"API_OPEN_AI_API_KEY": KEY, "API_LLM_FALLBACK_MODEL": "gpt-5"})

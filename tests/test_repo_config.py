@@ -88,6 +88,15 @@ def test_invalid_toml_names_the_line() -> None:
     assert "line 2" in error
 
 
+@pytest.mark.parametrize(
+    "text", ["include = " + "[" * 30_000, "exclude = " + "{a = " * 5_000 + "1" + "}" * 5_000]
+)
+def test_toml_nested_too_deeply_falls_back_to_defaults_with_a_named_error(text: str) -> None:
+    """Regression: tomllib raised RecursionError, which killed the review (retried, then
+    abandoned with the exception text posted on the pull request)."""
+    assert _error(text) == "invalid TOML: arrays or tables nested too deeply"
+
+
 def test_a_wrong_type_names_the_key_what_was_expected_and_what_came() -> None:
     assert _error('max_comments = "ten"') == 'max_comments: expected an integer 0..200, got "ten"'
     assert _error("enabled = 1") == "enabled: expected true or false, got 1"

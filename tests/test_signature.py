@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.signature import InvalidSignature, MissingSignature, sign, verify_signature
+from app.signature import (
+    InvalidSignature,
+    MissingSignature,
+    sign,
+    signature_digest,
+    verify_signature,
+)
 
 # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries#testing-the-webhook-payload-validation
 GITHUB_SECRET = b"It's a Secret to Everybody"
@@ -50,3 +56,25 @@ def test_a_changed_body_does_not_verify() -> None:
 def test_another_secret_does_not_verify() -> None:
     with pytest.raises(InvalidSignature):
         verify_signature(GITHUB_BODY, header=GITHUB_SIGNATURE, secret=b"another secret")
+
+
+@pytest.mark.parametrize("header", ["sha256=é" + "0" * 63, "sha256=\u2603", "sha256=ｆｆ"])
+def test_non_ascii_signature_is_refused_not_a_crash(header: str) -> None:
+    """Regression: a non-ASCII digest made hmac.compare_digest raise TypeError (a 500)."""
+    with pytest.raises(InvalidSignature):
+        verify_signature(GITHUB_BODY, header=header, secret=GITHUB_SECRET)
+
+
+@pytest.mark.parametrize("header", [None, "", "garbage", "sha256=zz", "sha256=é"])
+def test_a_header_that_cannot_match_is_refused_before_the_body_is_known(
+    header: str | None,
+) -> None:
+    """The header's shape is checked alone, so the receiver refuses it without reading a body."""
+    with pytest.raises((MissingSignature, InvalidSignature)):
+        signature_digest(header)
+
+
+def test_a_well_formed_header_gives_its_digest() -> None:
+    assert signature_digest(GITHUB_SIGNATURE.upper().replace("SHA256", "sha256")) == (
+        GITHUB_SIGNATURE.removeprefix("sha256=")
+    )

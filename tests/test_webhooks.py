@@ -83,6 +83,49 @@ async def test_missing_signature_is_401(client: Client, redis: aioredis.Redis) -
     assert await redis.zcard(keys.QUEUE) == 0
 
 
+async def test_unsigned_delivery_is_refused_before_its_body_is_read(
+    client: Client, redis: aioredis.Redis
+) -> None:
+    """Regression: an unsigned body of up to 25 MiB was read (and a larger one answered 413)
+    before the missing signature was noticed; now the headers alone decide a 401."""
+    body = b'{"zen": "' + b"x" * (26 * 1024 * 1024) + b'"}'
+    for header in (None, "sha256=short", "garbage"):
+        _, headers = delivery("ping", b"{}")
+        del headers["X-Hub-Signature-256"]
+        if header is not None:
+            headers["X-Hub-Signature-256"] = header
+        response = await client.post("/webhooks/github", content=body, headers=headers)
+        assert response.status_code == 401, (header, response.status_code)
+    assert await redis.zcard(keys.QUEUE) == 0
+
+
+async def test_non_ascii_signature_header_is_401(client: Client) -> None:
+    """Regression: a non-ASCII X-Hub-Signature-256 made hmac.compare_digest raise (a 500)."""
+    body, headers = delivery("pull_request", payload("pull_request.opened"))
+    del headers["X-Hub-Signature-256"]
+    sent = [(k.encode(), v.encode()) for k, v in headers.items()]
+    sent.append((b"X-Hub-Signature-256", ("sha256=" + "é" * 32).encode()))
+    response = await client.post("/webhooks/github", content=body, headers=sent)
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b'{"action": "opened", "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"zen": "hi", "hook": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
+    ],
+)
+@pytest.mark.parametrize("event", ["pull_request", "issue_comment", "installation", "ping"])
+async def test_deeply_nested_json_with_a_valid_signature_is_400(
+    client: Client, event: str, body: bytes
+) -> None:
+    """Regression: msgspec raised RecursionError skipping a deeply nested unknown field (a 500)."""
+    response = await _post(client, event, body)
+    assert response.status_code == 400, response.text
+
+
 async def test_signature_with_another_secret_is_401(client: Client, redis: aioredis.Redis) -> None:
     response = await _post(client, "pull_request", payload("pull_request.opened"), secret="nope")
     assert response.status_code == 401

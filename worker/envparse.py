@@ -125,6 +125,9 @@ class EnvReader:
         except json.JSONDecodeError as exc:
             self.fail(name, f"must be a JSON object: {exc.msg} at column {exc.colno}")
             return None
+        except RecursionError:
+            self.fail(name, "must be a JSON object: nested too deeply")
+            return None
         if not isinstance(parsed, dict):
             self.fail(name, f"must be a JSON object, got {type(parsed).__name__}")
             return None

@@ -198,6 +198,8 @@ def check_config_text(text: str) -> CheckedText:
         data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         return CheckedText({}, f"invalid TOML: {exc}")
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        return CheckedText({}, "invalid TOML: arrays or tables nested too deeply")
     values, errors = _check_keys(data)
     if errors:
         return CheckedText({}, _joined(errors))

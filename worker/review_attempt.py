@@ -4,6 +4,8 @@ Builds the flow with the worker's shared clients, runs it (or answers a
 `/help`), and turns how it ended into the task's next step: finished,
 retried later (a model outage, a GitHub rate limit, an error), abandoned
 (with a comment on the PR), or left alone (another worker took it over).
+The task keeps the last error's text (`last_error`) for the log; what the
+pull request is told is the fixed sentence of its `Cause`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from worker.review.check_run import check_external_id, check_gave_up
 from worker.review.commands import answer_help, reply_to_command
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
 from worker.review_hooks import LeaseLost, WorkerHooks
-from worker.review_retry import Kind, next_attempt
+from worker.review_retry import Cause, Kind, next_attempt
 from worker.review_tasks import ReviewTask, TaskStore
 from worker.services import WorkerServices
 from worker.usage import finish_review
@@ -97,6 +99,7 @@ async def run_attempt(
         ceiling=services.ceiling,
     )
     kind: Kind
+    cause: Cause
     hint: float | None = None
     try:
         if request.command is not None and request.comment_id is not None:
@@ -115,28 +118,29 @@ async def run_attempt(
         log.warning("review_taken_over")
         return AttemptEnded("left", task, "superseded")
     except ReviewDeferred as exc:
-        kind, hint, reason = "deferred", exc.retry_after, exc.reason
-        task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
+        kind, hint, error = "deferred", exc.retry_after, exc.reason
+        cause = "quota_paused" if exc.paused else "models_unavailable"
+        task = replace(task, deferrals=task.deferrals + 1, last_error=error)
     except GitHubRateLimited as exc:
-        kind, hint, reason = "rate_limited", exc.retry_after, str(exc)
-        task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
+        kind, cause, hint, error = "rate_limited", "github_rate_limited", exc.retry_after, str(exc)
+        task = replace(task, deferrals=task.deferrals + 1, last_error=error)
     except GitHubNotFound as exc:
         log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
         gone_unreviewed = request.trigger == "pull_request"
         return AttemptEnded("done", task, "skipped", unreviewed=gone_unreviewed)
     except (GitHubError, httpx.HTTPError) as exc:
-        kind, reason = "failed", str(exc)
-        task = replace(task, failures=task.failures + 1, last_error=reason)
-        log.warning("review_attempt_failed", error=reason, failures=task.failures)
+        kind, cause, error = "failed", "github_failed", str(exc)
+        task = replace(task, failures=task.failures + 1, last_error=error)
+        log.warning("review_attempt_failed", error=error, failures=task.failures)
     except Exception as exc:  # a bug must not lose the review: retried, then abandoned
-        kind, reason = "failed", f"{type(exc).__name__}: {exc}"
-        task = replace(task, failures=task.failures + 1, last_error=reason)
+        kind, cause, error = "failed", "internal_error", f"{type(exc).__name__}: {exc}"
+        task = replace(task, failures=task.failures + 1, last_error=error)
         log.exception("review_attempt_crashed", failures=task.failures)
     finally:
         await reader.close()
     decision = next_attempt(
         kind,
-        reason=reason,
+        reason=messages.GIVE_UP_REASON[cause],
         hint=hint,
         failures=task.failures,
         deferrals=task.deferrals,
@@ -189,7 +193,7 @@ async def _give_up(poster: ReviewPoster, task: ReviewTask, reason: str, hooks: W
     request = task.request
     head = request.head_sha or "the head"
     attempts = task.failures + task.deferrals
-    log.error("review_abandoned", reason=reason, attempts=attempts)
+    log.error("review_abandoned", reason=reason, attempts=attempts, error=task.last_error)
     try:
         await poster.comment(request.pr_number, messages.gave_up_comment(head, attempts, reason))
         if request.head_sha is not None:

@@ -8,6 +8,10 @@ exponentially with jitter. A review is abandoned when it has failed
 `MAX_FAILURES` times (errors that are not a model outage: GitHub 5xx, a
 bug), or when it is older than WORKER_REVIEW_GIVE_UP_AFTER whatever the
 reason (a quota window refreshes within that time by default).
+
+What the pull request is told when a review is abandoned is a fixed sentence
+per `Cause` (worker.review.messages.GIVE_UP_REASON), never an exception's
+text: that may quote a provider, GitHub or a stack, and goes to the log.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ MAX_BACKOFF: Final = 1800.0
 MAX_HINTED_WAIT: Final = 8 * 86400.0  # a quota refresh may be a week away
 
 Kind = Literal["deferred", "rate_limited", "failed"]
+# Why attempts failed, as the pull request is told if the review is abandoned.
+Cause = Literal[
+    "models_unavailable", "quota_paused", "github_rate_limited", "github_failed", "internal_error"
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ here is an assumption; the client classifies those by status and text.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 DEFAULT_ANSWER = json.dumps(
@@ -34,13 +34,20 @@ DEFAULT_ANSWER = json.dumps(
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer. `delay` holds the answer back; `reset` drops the connection."""
+    """One scripted answer. `delay` holds the answer back; `reset` drops the connection.
+
+    `dribble` sends the body `DRIBBLE_BYTES` at a time with that many seconds
+    between pieces (each read is quick, the whole answer slow); `chunked`
+    sends it without a Content-Length, as a streamed answer of unknown size.
+    """
 
     status: int = 200
     body: Any = None  # dict -> JSON; bytes/str sent as is
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False
+    dribble: float = 0.0
+    chunked: bool = False
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -169,6 +176,19 @@ def gateway_html(status: int = 502) -> Reply:
 def hang(seconds: float) -> Reply:
     """Answers only after `seconds`: longer than the client's read timeout, it is a timeout."""
     return Reply(delay=seconds, body=json.loads(kimi_ok().encoded()))
+
+
+def dribbled(reply: Reply, every: float) -> Reply:
+    """`reply`, sent a few bytes at a time, `every` seconds apart."""
+    return replace(reply, dribble=every)
+
+
+def huge(megabytes: float, *, chunked: bool = False, status: int = 200) -> Reply:
+    """An answer of `megabytes` MiB: a chat completion whose content is mostly filler."""
+    filler = "x" * int(megabytes * 1024 * 1024)
+    if status != 200:
+        return replace(server_error(status), body={"error": {"message": filler}}, chunked=chunked)
+    return replace(kimi_ok(filler), chunked=chunked)
 
 
 def reset() -> Reply:

@@ -22,6 +22,7 @@ highest concurrency seen server-side.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -42,6 +43,7 @@ from tests.fakes.model_replies import (
     kimi_unauthorized,
 )
 
+DRIBBLE_BYTES = 16  # bytes per piece of a dribbled answer
 ANTHROPIC_FIELDS = frozenset(
     {
         "model",
@@ -82,6 +84,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    def handle(self) -> None:
+        # The client may drop the connection mid-answer (over its cap or its deadline).
+        with contextlib.suppress(ConnectionResetError):
+            super().handle()
+
     def do_POST(self) -> None:
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
@@ -105,14 +112,30 @@ class _Handler(BaseHTTPRequestHandler):
         payload = reply.encoded()
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(payload)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
         try:
-            self.wfile.write(payload)
+            self._write_body(payload, reply)
         except OSError:
             self.close_connection = True  # the client gave up (timeout): nothing to answer
+
+    def _write_body(self, payload: bytes, reply: Reply) -> None:
+        step = DRIBBLE_BYTES if reply.dribble else max(len(payload), 1)
+        for start in range(0, len(payload), step):
+            piece = payload[start : start + step]
+            if reply.chunked:
+                piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+            self.wfile.write(piece)
+            if reply.dribble:
+                self.wfile.flush()
+                time.sleep(reply.dribble)
+        if reply.chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def do_GET(self) -> None:
         fake = self.server.fake

@@ -152,7 +152,9 @@ class ReviewPoster:
         """Fingerprints of the bot's inline comments already on the PR: not to be repeated."""
         await self._know_self()
         comments = await self.rest.pages(
-            f"{self._pull(pr_number)}/comments", what=f"listing review comments of #{pr_number}"
+            f"{self._pull(pr_number)}/comments",
+            what=f"listing review comments of #{pr_number}",
+            newest_first=True,  # past the page limit, the latest are the ones to keep
         )
         return earlier_fingerprints(c.get("body") for c in comments if self._is_ours(c))
 
@@ -189,7 +191,10 @@ class ReviewPoster:
     ) -> dict[str, Any] | None:
         await self._know_self()
         reviews = await self.rest.pages(
-            f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
+            f"{self._pull(pr_number)}/reviews",
+            what=f"listing reviews of #{pr_number}",
+            newest_first=True,  # ours is usually the latest; no page is read past it
+            until=lambda r: self._is_ours(r) and already_reviewed([r.get("body")], head_sha, run),
         )
         for review in reviews:
             body = review.get("body")
@@ -200,7 +205,9 @@ class ReviewPoster:
     async def _delete_pending_reviews(self, pr_number: int) -> None:
         await self._know_self()
         reviews = await self.rest.pages(
-            f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
+            f"{self._pull(pr_number)}/reviews",
+            what=f"listing reviews of #{pr_number}",
+            newest_first=True,  # a probe left pending is among the latest
         )
         for review in reviews:
             if self._is_ours(review) and review.get("state") == "PENDING":
@@ -239,7 +246,10 @@ class ReviewPoster:
         await self._know_self()
         repo = self.rest.repo_path
         comments = await self.rest.pages(
-            f"{repo}/issues/{pr_number}/comments", what=f"listing comments of #{pr_number}"
+            f"{repo}/issues/{pr_number}/comments",
+            what=f"listing comments of #{pr_number}",
+            newest_first=True,  # the sticky summary is found even past the page limit
+            until=lambda c: self._is_ours(c) and is_summary_comment(c.get("body")),
         )
         for comment in comments:
             if self._is_ours(comment) and is_summary_comment(comment.get("body")):

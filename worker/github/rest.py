@@ -10,6 +10,8 @@ the installation's `WritePacer` lane. A 403/429 rate-limit answer whose
 `Retry-After` (or `x-ratelimit-reset`) is short is slept out and the request
 sent again; a long one raises `GitHubRateLimited` for the job to defer.
 A 401 makes the token source forget its token and mint a new one, once.
+Pages are followed by worker.github.paging's rules: only on GITHUB_API_URL's
+origin, newest first for lookups, and a listing cut at `MAX_PAGES` is logged.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import httpx
+import structlog
 
 from worker import pipeline_metrics
 from worker.github.auth import API_VERSION, RepoRef, TokenSource
@@ -30,11 +33,11 @@ from worker.github.errors import (
     retry_step,
 )
 from worker.github.pacing import WritePacer
+from worker.github.paging import MAX_PAGES, PER_PAGE, Item, Match, check_link, link, page_number
 from worker.version import user_agent
 
+log = structlog.get_logger(__name__)
 WRITE_METHODS: Final = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-PER_PAGE: Final = 100
-MAX_PAGES: Final = 30  # 3000 items: far more reviews or comments than a PR carries
 
 
 class GitHubRest:
@@ -114,23 +117,64 @@ class GitHubRest:
             raise error
 
     async def pages(
-        self, path: str, *, what: str, params: Mapping[str, str | int] | None = None
-    ) -> list[dict[str, Any]]:
-        """Every item of a paginated list, following GitHub's Link header."""
-        found: list[dict[str, Any]] = []
-        query: dict[str, str | int] = {**(params or {}), "per_page": PER_PAGE}
+        self,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str | int] | None = None,
+        newest_first: bool = False,
+        until: Match | None = None,
+    ) -> list[Item]:
+        """The items of a paginated list, at most `MAX_PAGES` pages, following its Link header.
+
+        Oldest first, as GitHub lists them; `newest_first` reads from the other
+        end, and `until` stops reading pages once one holds a matching item (a
+        lookup of the bot's own review or summary, usually the newest).
+        """
+        query: dict[str, str | int] | None = {**(params or {}), "per_page": PER_PAGE}
+        if newest_first and query is not None:
+            return await self._newest_first(path, query, what=what, until=until)
+        found: list[Item] = []
         url: str | None = path
         for _ in range(MAX_PAGES):
             if url is None:
                 break
             response = await self.request("GET", url, params=query, what=what)
-            page = response.json()
-            if not isinstance(page, list):
-                raise GitHubError(f"{what}: expected a list, GitHub sent {type(page).__name__}")
-            found += [item for item in page if isinstance(item, dict)]
-            url = response.links.get("next", {}).get("url")
-            query = {}  # the next link carries its own query
+            page = _items(response, what)
+            found += page
+            if until is not None and any(until(item) for item in page):
+                return found
+            url = link(response, "next")
+            # The next link carries its own query: httpx would replace it with any
+            # `params`, even an empty dict (every page after the first was page 1).
+            query = None
+        if url is not None:
+            log.warning("github_listing_cut", what=what, items=len(found), pages=MAX_PAGES)
         return found
+
+    async def _newest_first(
+        self, path: str, query: Mapping[str, str | int], *, what: str, until: Match | None
+    ) -> list[Item]:
+        """GitHub lists reviews and comments oldest first, with no `direction` parameter:
+        the first page gives the `last` link, and pages are read from there back along
+        `prev` links, so a lookup sees the newest items even past 3000."""
+        response = await self.request("GET", path, params=query, what=what)
+        first = _items(response, what)[::-1]
+        found: list[Item] = []
+        url = link(response, "last")
+        fetched = 1
+        while url is not None and page_number(url) != 1:
+            if fetched == MAX_PAGES:
+                log.warning("github_listing_cut", what=what, items=len(found), pages=MAX_PAGES)
+                return found
+            response = await self.request("GET", url, what=what)
+            fetched += 1
+            page = _items(response, what)[::-1]
+            found += page
+            if until is not None and any(until(item) for item in page):
+                return found
+            url = link(response, "prev")
+        return found + first
 
     async def _send(
         self,
@@ -143,6 +187,7 @@ class GitHubRest:
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         url = path if path.startswith(("http://", "https://")) else f"{self._api_url}{path}"
+        check_link(url, api_url=self._api_url, what=what)  # before a token is attached
         token = await self._tokens.token_for(self.repo)
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
@@ -187,3 +232,10 @@ class GitHubRest:
             what=what,
             now=time.time(),
         )
+
+
+def _items(response: httpx.Response, what: str) -> list[dict[str, Any]]:
+    page = response.json()
+    if not isinstance(page, list):
+        raise GitHubError(f"{what}: expected a list, GitHub sent {type(page).__name__}")
+    return [item for item in page if isinstance(item, dict)]

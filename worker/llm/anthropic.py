@@ -20,7 +20,7 @@ from worker.llm.base import ChatRequest, ModelReply, TokenUsage
 from worker.llm.classify import ProviderError
 from worker.llm.errors import ServerFailed
 from worker.llm.requests import anthropic_body, encode_body
-from worker.llm.transport import auth_headers, post_json
+from worker.llm.transport import answer_cap, auth_headers, post_json
 
 
 class _Block(msgspec.Struct):
@@ -69,12 +69,19 @@ class AnthropicClient:
         body = encode_body(anthropic_body(self._endpoint.model, request, self._llm))
         headers = auth_headers(self._endpoint)
         answer = await post_json(
-            self._http, self._url, endpoint=self._endpoint, headers=headers, body=body
+            self._http,
+            self._url,
+            endpoint=self._endpoint,
+            headers=headers,
+            body=body,
+            max_bytes=answer_cap(self._llm),
         )
         try:
             message = _decoder.decode(answer.body)
-        except msgspec.MsgspecError as exc:
-            detail = ProviderError("server", answer.status, None, f"answer is not a message: {exc}")
+        except (msgspec.MsgspecError, RecursionError) as exc:
+            # RecursionError: msgspec recurses even through fields it skips.
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            detail = ProviderError("server", answer.status, None, f"answer is not a message: {why}")
             raise ServerFailed(detail, self._endpoint) from exc
         usage = message.usage or _Usage()
         cached = usage.cache_read_input_tokens or 0

@@ -31,6 +31,7 @@ REPAIR_PROMPT: Final = (
     'described above ("summary" and "findings"), with no text before or after it.'
 )
 EMPTY_ANSWER: Final = "it was empty"
+TOO_DEEP: Final = "its JSON is nested too deeply"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ def parse_reply(reply: ModelReply) -> tuple[ChunkAnswer | None, str]:
         return None, EMPTY_ANSWER
     try:
         return decode_answer(text), ""
+    except RecursionError:  # msgspec recurses even through fields it skips
+        return None, TOO_DEEP
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         why = str(exc)
         if reply.finish_reason == "length":

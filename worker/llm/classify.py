@@ -92,7 +92,7 @@ def error_fields(body: bytes) -> tuple[str | None, str]:
     """(error.type, error.message) from an error body; the raw text when it is not JSON."""
     try:
         envelope = _envelope_decoder.decode(body)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # nested too deeply: not an envelope
         return None, body.decode("utf-8", "replace").strip()[:MESSAGE_LIMIT]
     if isinstance(envelope.error, _ErrorObject):
         return envelope.error.type, envelope.error.message or ""

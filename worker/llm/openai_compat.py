@@ -19,7 +19,7 @@ from worker.llm.base import ChatRequest, ModelReply, TokenUsage
 from worker.llm.classify import ProviderError
 from worker.llm.errors import ServerFailed
 from worker.llm.requests import encode_body, openai_body
-from worker.llm.transport import auth_headers, post_json
+from worker.llm.transport import answer_cap, auth_headers, post_json
 
 
 class _Message(msgspec.Struct):
@@ -75,12 +75,19 @@ class OpenAICompatClient:
         body = encode_body(openai_body(self._endpoint.model, request, self._llm))
         headers = auth_headers(self._endpoint)
         answer = await post_json(
-            self._http, self._url, endpoint=self._endpoint, headers=headers, body=body
+            self._http,
+            self._url,
+            endpoint=self._endpoint,
+            headers=headers,
+            body=body,
+            max_bytes=answer_cap(self._llm),
         )
         try:
             completion = _decoder.decode(answer.body)
         except msgspec.MsgspecError as exc:
             raise self._malformed(answer.status, f"answer is not a chat completion: {exc}") from exc
+        except RecursionError as exc:  # msgspec recurses even through fields it skips
+            raise self._malformed(answer.status, "answer's JSON is nested too deeply") from exc
         if not completion.choices:
             raise self._malformed(answer.status, "answer has no choices")
         choice = completion.choices[0]

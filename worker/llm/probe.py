@@ -79,7 +79,7 @@ async def probe_endpoint(endpoint: ModelEndpoint, http: httpx.AsyncClient) -> Pr
         return ProbeResult(endpoint.role, shown, exc.describe(), _advice(exc, endpoint))
     try:
         offered = [m.id for m in _decoder.decode(answer.body).data]
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return ProbeResult(endpoint.role, shown, note="the model list could not be read")
     if endpoint.model in offered:
         return ProbeResult(endpoint.role, shown)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from worker.review.sanitize import sanitize_line
+from worker.review_retry import Cause
 
 PRODUCT: Final = "Kimi review"
 TRUNCATED: Final = "_… {hidden:,} characters not shown: GitHub limits a comment to {limit:,}._"
@@ -94,6 +95,15 @@ QUOTA_PAUSED: Final = (
     "**{product}** paused: this installation's model budget is spent ({quota}). "
     "The review runs when the budget refreshes."
 )
+# Why a review was abandoned, as said on the pull request: fixed words per cause, never
+# an exception's text (it may quote a provider, GitHub or a stack; the log has it).
+GIVE_UP_REASON: Final[dict[Cause, str]] = {
+    "models_unavailable": "no model could answer",
+    "quota_paused": "the model budget stayed spent",
+    "github_rate_limited": "GitHub kept rate-limiting the bot",
+    "github_failed": "GitHub kept failing to answer",
+    "internal_error": "an internal error (the worker's log has the details)",
+}
 GAVE_UP: Final = (
     "**{product}** gave up on reviewing `{head}` after {attempts} attempts: {reason}. "
     "Comment `/review` to try again."
