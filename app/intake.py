@@ -25,8 +25,8 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job as arq_serialize_job
 
 from worker import keys
+from worker.codec import serialize_job
 from worker.contract import REVIEW_FUNCTION, ReviewRequest, encode_request
-from worker.serialization import serialize_job
 
 # A job not started within this time is dropped by arq; reviews are retried
 # by the worker itself, so this only bounds how long a queue backlog may wait.

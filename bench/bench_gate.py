@@ -32,7 +32,7 @@ import redis.asyncio as aioredis
 
 from tests.fakes.counting_server import CountingServer
 from worker import keys
-from worker.gate import RedisGate
+from worker.gate.redis import RedisGate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from worker.review.sanitize import sanitize_markdown
+from worker.publish.sanitize import sanitize_markdown
 
 SHAPES = {
     "backslashes": "\\",

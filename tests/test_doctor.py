@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.doctor import run_doctor
-from app.doctor_report import Check, exit_code, render_checklist
+from app.cli.doctor.checks import run_doctor
+from app.cli.doctor.report import Check, exit_code, render_checklist
 from tests.fakes.github_helpers import TEST_APP_ID, AppKeys, generate_app_keys
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.model_replies import kimi_code_agents_only

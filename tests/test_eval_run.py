@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.eval_cli import compare_command, eval_command, run_eval_command
+from app.cli.eval import compare_command, eval_command, run_eval_command
 from tests.fakes.model_replies import Reply, kimi_error, kimi_ok
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY

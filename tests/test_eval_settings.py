@@ -63,7 +63,7 @@ def test_one_shot_commands_log_to_a_terminal_in_console_format() -> None:
 
 
 def test_eval_shows_a_progress_bar_on_a_terminal_only() -> None:
-    from app.eval_cli import EvalProgress
+    from app.cli.eval import EvalProgress
     from worker.eval.report import Tokens
 
     tty, piped = _Tty(), io.StringIO()

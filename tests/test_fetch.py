@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo, github_patch
-from worker.diff.fetch import FetchLimits, fetch_pull_request_files, looks_binary, unified_patch
 from worker.diff.model import ChangedFile
 from worker.github.client import GitHubReader
+from worker.github.files import FetchLimits, fetch_pull_request_files, looks_binary, unified_patch
 
 CONTENTS = "/repos/{o}/{r}/contents/{path+}"
 OLD = "".join(f"line {i}\n" for i in range(1, 41))

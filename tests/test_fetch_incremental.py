@@ -6,8 +6,8 @@ import pytest
 
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo
-from worker.diff.incremental import review_scope
 from worker.github.client import GitHubReader
+from worker.review.scope import review_scope
 
 COMPARE = "/repos/{o}/{r}/compare/{basehead}"
 

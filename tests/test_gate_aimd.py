@@ -10,10 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.fakes.counting_server import CountingServer
-from worker import gate_aimd
-from worker.gate import GateTiming, RedisGate
-from worker.gate_aimd import AimdState, after_rate_limited, after_success, effective_cap
-from worker.gate_local import LocalGate
+from worker.gate import aimd as gate_aimd
+from worker.gate.aimd import AimdState, after_rate_limited, after_success, effective_cap
+from worker.gate.local import LocalGate
+from worker.gate.redis import GateTiming, RedisGate
 
 
 def test_a_rate_limit_shrinks_the_cap_multiplicatively() -> None:

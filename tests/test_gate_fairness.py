@@ -9,8 +9,8 @@ from contextlib import AbstractAsyncContextManager
 import redis.asyncio as aioredis
 
 from worker import keys
-from worker.gate import GateTiming, RedisGate
-from worker.gate_local import LocalGate
+from worker.gate.local import LocalGate
+from worker.gate.redis import GateTiming, RedisGate
 
 Hold = Callable[[str], AbstractAsyncContextManager[None]]
 

@@ -8,8 +8,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from worker.config import load_settings
-from worker.gate import RedisGate, open_gate
-from worker.gate_local import LocalGate, UnlimitedGate
+from worker.gate.local import LocalGate, UnlimitedGate
+from worker.gate.redis import RedisGate, open_gate
 
 
 async def test_local_gate_never_exceeds_its_cap() -> None:

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from tests.support.redis_server import RedisServer
 from worker import keys
-from worker.gate import GateTiming, RedisGate
+from worker.gate.redis import GateTiming, RedisGate
 
 KEY = "test-key"
 FAST = GateTiming(lease_ttl=1.5, poll_interval=0.1, ticket_ttl=1.0, wake_block=1.0)

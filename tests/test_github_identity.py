@@ -21,8 +21,8 @@ from tests.support.review_world import build_pull
 from worker.config import load_settings
 from worker.github.auth import RepoRef
 from worker.github.errors import GitHubError
-from worker.review.fingerprint import SUMMARY_MARKER, review_marker
-from worker.services import WorkerServices
+from worker.publish.fingerprint import SUMMARY_MARKER, review_marker
+from worker.runner.services import WorkerServices
 
 PR = 7
 OTHER_BOT = {"login": "github-actions[bot]", "type": "Bot"}

@@ -20,9 +20,9 @@ from tests.fakes.github_state import FakeRepo
 from worker.github.auth import RepoRef, StaticTokenSource
 from worker.github.pacing import WritePacer
 from worker.github.paging import GitHubForeignLink, check_link, origin
-from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
-from worker.review.fingerprint import SUMMARY_MARKER, review_marker
+from worker.publish.fingerprint import SUMMARY_MARKER, review_marker
+from worker.publish.poster import ReviewPoster
 from worker.secrets import Secret
 
 TOKEN = "ghp_" + "q" * 36

@@ -10,15 +10,15 @@ import pytest
 from tests.fakes.github_http import ApiError, Reply, Request, Route
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo
-from worker.answer import Finding
 from worker.github.auth import RepoRef, StaticTokenSource
 from worker.github.errors import GitHubRateLimited
 from worker.github.pacing import WritePacer
-from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
-from worker.review.check_run import CheckRunOutput, CheckRunUpdate, check_in_progress
-from worker.review.findings import InlineFinding, Placement
-from worker.review.fingerprint import SUMMARY_MARKER
+from worker.model_answer import Finding
+from worker.publish.check_run import CheckRunOutput, CheckRunUpdate, check_in_progress
+from worker.publish.findings import InlineFinding, Placement
+from worker.publish.fingerprint import SUMMARY_MARKER
+from worker.publish.poster import ReviewPoster
 from worker.secrets import Secret
 
 TOKEN = "ghp_" + "p" * 36

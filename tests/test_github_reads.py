@@ -16,9 +16,9 @@ from tests.fakes.github_helpers import (
 )
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo
-from worker.diff.fetch import fetch_pull_request_files
 from worker.github.client import GitHubReader
 from worker.github.errors import GitHubError, GitHubRateLimited, GitHubUnavailable
+from worker.github.files import fetch_pull_request_files
 from worker.logs import configure_logging
 
 PR_FILES = "/repos/{o}/{r}/pulls/{n}/files"

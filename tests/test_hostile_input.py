@@ -11,7 +11,7 @@ import json
 
 import httpx
 
-from app.oneshot import review_diff
+from app.cli.review_diff import review_diff
 from tests.fakes.model_servers import FakeKimi
 from tests.fakes.model_stack import MAIN_KEY, build_stack, endpoint, llm_settings
 from tests.support.env import MODEL_KEY
@@ -25,9 +25,9 @@ from tests.test_diff_secret_shapes import (
 from worker.config import load_settings
 from worker.diff.long_lines import MAX_LINE_CHARS, LongLine, long_line_note
 from worker.diff.model import ChangedFile
-from worker.review.findings import Placement
+from worker.publish.findings import Placement
+from worker.publish.summary import SummaryInput, render_summary
 from worker.review.pipeline import MemoryChunkStore, ReviewOptions, prepare_review, review_chunks
-from worker.review.summary import SummaryInput, render_summary
 
 # A 300 KB line (a data blob, say) with a token-shaped value inside it.
 LONG_VALUE = "Hx7" * 100_000

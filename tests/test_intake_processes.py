@@ -14,7 +14,7 @@ from tests.support.processes import ProductProcess, start_serve, start_worker
 from tests.support.redis_server import RedisServer
 from tests.support.webhooks import delivery, payload
 from worker import keys
-from worker.serialization import deserialize_job
+from worker.codec import deserialize_job
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 JOB_ID = f"review:186853002:2:{HEAD}"

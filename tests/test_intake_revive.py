@@ -15,7 +15,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from app.intake import Intake, Outcome
 from worker import keys
 from worker.contract import ReviewRequest
-from worker.review_tasks import ReviewTask, TaskStore
+from worker.runner.tasks import ReviewTask, TaskStore
 
 JOB = keys.review_job_id(42, 7, "a" * 40)
 

@@ -1,4 +1,4 @@
-"""The check run's live count (worker.review.live_check): coalesced, paced, never fatal."""
+"""The check run's live count (worker.publish.live_check): coalesced, paced, never fatal."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 
 from worker.github.errors import GitHubError
 from worker.llm.base import TokenUsage
-from worker.review.check_run import CheckRunUpdate
-from worker.review.live_check import LiveCheck
+from worker.publish.check_run import CheckRunUpdate
+from worker.publish.live_check import LiveCheck
 
 INTERVAL = 0.05
 CHECK_RUN = 4242

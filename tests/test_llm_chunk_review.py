@@ -19,8 +19,8 @@ from tests.fakes.model_stack import (
     llm_settings,
 )
 from worker.llm.base import ModelReply, TokenUsage
-from worker.llm.chunk_review import parse_reply, strip_code_fence
 from worker.llm.requests import AUTO_THINKING_MIN_TOKENS
+from worker.review.chunk_review import parse_reply, strip_code_fence
 
 
 def _stack(kimi: FakeKimi, http: httpx.AsyncClient, **llm: Any) -> Stack:

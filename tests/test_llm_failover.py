@@ -39,8 +39,8 @@ from tests.fakes.model_stack import (
     llm_settings,
 )
 from worker.llm.breaker import LocalBreaker
-from worker.llm.chunk_review import ChunkResult
 from worker.llm.errors import ContextTooLong, ModelsUnavailable, QuotaPaused
+from worker.review.chunk_review import ChunkResult
 from worker.version import user_agent
 
 COOLDOWN = 300

@@ -25,7 +25,6 @@ from tests.fakes.model_stack import (
     llm_settings,
     short_timeouts,
 )
-from worker.llm.chunk_review import TOO_DEEP, ChunkResult
 from worker.llm.errors import ServerFailed
 from worker.llm.transport import (
     ANSWER_FLOOR_BYTES,
@@ -35,6 +34,7 @@ from worker.llm.transport import (
     auth_headers,
     post_json,
 )
+from worker.review.chunk_review import TOO_DEEP, ChunkResult
 
 DEEP = '{"notes": ' + "[" * 100_000  # cut off too: the depth is met before the end
 DEEP_FIELD = '{"summary": "s", "findings": [], "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"

@@ -28,7 +28,8 @@ from tests.fakes.model_servers import FakeAnthropic, FakeKimi
 from tests.fakes.model_stack import FALLBACK_KEY, MESSAGES, Stack, build_stack, endpoint
 from tests.fakes.model_stack import llm_settings as make_llm_settings
 from tests.support.redis_server import free_port
-from worker import keys, pipeline_metrics
+from worker import keys
+from worker import metrics as pipeline_metrics
 from worker.github.auth import RepoRef, StaticTokenSource
 from worker.github.client import GitHubReader
 from worker.github.errors import GitHubNotFound, GitHubRequestFailed, GitHubUnavailable

@@ -8,7 +8,7 @@ from tests.fakes.github_server import FakeGitHub
 from tests.fakes.github_state import FakeRepo
 from worker.github.client import GitHubReader
 from worker.github.errors import GitHubRequestFailed
-from worker.repo_config import (
+from worker.repo_config.plan import (
     CONFIG_PATH,
     LoadedConfig,
     RepoConfig,
@@ -24,7 +24,7 @@ from worker.repo_config import (
     read_repo_config,
     thinking_for,
 )
-from worker.repo_config_text import MAX_CONFIG_BYTES
+from worker.repo_config.schema import MAX_CONFIG_BYTES
 
 CONTENTS = "/repos/{o}/{r}/contents/{path+}"
 

@@ -1,4 +1,4 @@
-"""One attempt's safety checks, in-process against the fakes (worker.review_attempt).
+"""One attempt's safety checks, in-process against the fakes (worker.runner.attempt).
 
 A command's write-access check runs on every attempt and fails closed; a
 check run left behind by a crash is found again, not duplicated.
@@ -10,9 +10,9 @@ from structlog.testing import capture_logs
 
 from tests.support.local_worker import PR, LocalWorld
 from worker.github.auth import RepoRef
-from worker.review.check_run import check_in_progress, check_skipped
-from worker.review_attempt import run_attempt
-from worker.review_tasks import ReviewTask, TaskStore
+from worker.publish.check_run import check_in_progress, check_skipped
+from worker.runner.attempt import run_attempt
+from worker.runner.tasks import ReviewTask, TaskStore
 
 PERMISSION = "/repos/{owner}/{repo}/collaborators/{username}/permission"
 

@@ -10,11 +10,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from worker import keys
-from worker.answer import ChunkAnswer, Finding
 from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
-from worker.llm.chunk_review import ChunkResult
+from worker.model_answer import ChunkAnswer, Finding
 from worker.review.checkpoints import STATE_TTL_SECONDS, MemoryCheckpoint, ReviewCheckpoint
+from worker.review.chunk_review import ChunkResult
 
 KEY = keys.review_state(42, 7, "a" * 40)
 

@@ -25,8 +25,8 @@ from tests.support.review_world import (
     reviewing_responder,
 )
 from worker import keys
-from worker.review_attempt import AttemptEnded, run_attempt
-from worker.review_tasks import TaskStore
+from worker.runner.attempt import AttemptEnded, run_attempt
+from worker.runner.tasks import TaskStore
 
 SLOW = "pkg/module_0.py"
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.answer import Finding
 from worker.diff.model import Side
-from worker.review.findings import (
+from worker.model_answer import Finding
+from worker.publish.findings import (
     InlineFinding,
     Placement,
     collapse_ranges,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from worker.answer import Finding
 from worker.diff.model import ChangedFile
 from worker.diff.parse import parse_changed_files
-from worker.review.fingerprint import (
+from worker.model_answer import Finding
+from worker.publish.fingerprint import (
     SUMMARY_MARKER,
     ReviewMarker,
     already_reviewed,

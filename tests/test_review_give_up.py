@@ -1,6 +1,6 @@
 """An abandoned review tells the pull request a fixed reason; the details go to the log.
 
-In process: one attempt of a review task (worker.review_attempt.run_attempt)
+In process: one attempt of a review task (worker.runner.attempt.run_attempt)
 with the worker's real services, against the fake GitHub and a fake Kimi.
 """
 
@@ -15,10 +15,10 @@ from tests.support.e2e_world import PR, World
 from worker import keys
 from worker.config import load_settings
 from worker.contract import ReviewRequest
-from worker.review_attempt import run_attempt
-from worker.review_retry import MAX_FAILURES
-from worker.review_tasks import ReviewTask, TaskStore
-from worker.services import WorkerServices
+from worker.runner.attempt import run_attempt
+from worker.runner.retry import MAX_FAILURES
+from worker.runner.services import WorkerServices
+from worker.runner.tasks import ReviewTask, TaskStore
 
 HOSTILE = "upstream said @here <img src=x onerror=alert(1)> at /srv/app/secret_path.py"
 

@@ -1,4 +1,4 @@
-"""The worker's answers to a review flow, from Redis (worker.review_hooks)."""
+"""The worker's answers to a review flow, from Redis (worker.runner.redis_hooks)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from arq.constants import job_key_prefix, result_key_prefix
 
 from worker import keys
 from worker.contract import REVIEW_FUNCTION, ReviewRequest, encode_request
-from worker.review_hooks import LAST_REVIEWED_TTL_SECONDS, LeaseLost, WorkerHooks
-from worker.review_tasks import ReviewTask, TaskStore
+from worker.runner.redis_hooks import LAST_REVIEWED_TTL_SECONDS, LeaseLost, WorkerHooks
+from worker.runner.tasks import ReviewTask, TaskStore
 
 REPO_ID = 42
 PR = 7

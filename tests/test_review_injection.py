@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from app.oneshot_pr import parse_pull_url, review_pull
+from app.cli.review_pr import parse_pull_url, review_pull
 from tests.fakes.github_helpers import TEST_APP_ID, AppKeys
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.model_replies import Reply, kimi_ok

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.review import messages
+from worker.publish import messages
 
 
 def test_help_names_every_command() -> None:

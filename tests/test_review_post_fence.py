@@ -14,8 +14,8 @@ import asyncio
 import httpx
 
 from tests.support.local_worker import LocalWorld
-from worker.review_attempt import run_attempt
-from worker.review_tasks import TaskStore
+from worker.runner.attempt import run_attempt
+from worker.runner.tasks import TaskStore
 
 LOCK = "kimi-review:test-lock"
 

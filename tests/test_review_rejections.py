@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_review_findings import ANCHORS
-from worker.answer import Finding
-from worker.review.findings import Placement, place_findings
-from worker.review.rejections import (
+from worker.model_answer import Finding
+from worker.publish.findings import Placement, place_findings
+from worker.publish.rejections import (
     Bisection,
     ClearPendingThenRetry,
     Repost,

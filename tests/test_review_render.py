@@ -15,32 +15,27 @@ import pytest
 
 from tests.support.github_render import rendered_problems
 from tests.test_review_findings import HunkAnchors
-from worker.answer import Finding
 from worker.diff.model import SkippedFile
-from worker.review import messages
-from worker.review.check_run import (
+from worker.model_answer import Finding
+from worker.publish import messages
+from worker.publish.check_run import (
     check_completed,
     check_deferred,
     check_gave_up,
     check_in_progress,
     check_skipped,
 )
-from worker.review.findings import InlineFinding, Placement, place_findings
-from worker.review.fingerprint import (
+from worker.publish.findings import InlineFinding, Placement, place_findings
+from worker.publish.fingerprint import (
     SUMMARY_MARKER,
     ReviewMarker,
     fingerprint_of_comment,
     is_summary_comment,
     review_marker_of,
 )
-from worker.review.render import (
-    GITHUB_BODY_LIMIT,
-    comment_body,
-    fit_body,
-    review_payload,
-)
-from worker.review.sanitize import unclosed_fence
-from worker.review.summary import (
+from worker.publish.render import GITHUB_BODY_LIMIT, comment_body, fit_body, review_payload
+from worker.publish.sanitize import unclosed_fence
+from worker.publish.summary import (
     DroppedChunk,
     MaskedSecret,
     SummaryInput,

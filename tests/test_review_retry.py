@@ -1,10 +1,10 @@
-"""When a review is tried again and when it is abandoned (worker.review_retry, pure)."""
+"""When a review is tried again and when it is abandoned (worker.runner.retry, pure)."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.review_retry import (
+from worker.runner.retry import (
     FAILURE_BASE,
     MAX_BACKOFF,
     MAX_FAILURES,

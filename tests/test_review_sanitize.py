@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.github_render import mentions_github_would_link, rendered_problems
-from worker.review.links import link_allowed, web_host
-from worker.review.sanitize import (
+from worker.publish.links import link_allowed, web_host
+from worker.publish.sanitize import (
     code_span,
     contains_marker,
     fence_for,

@@ -12,25 +12,25 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from app.oneshot_pr import OneShotHooks
+from app.cli.review_pr import OneShotHooks
 from tests.fakes.github_helpers import TEST_APP_ID, AppKeys
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY, product_env
 from tests.support.review_world import build_pull, many_files, reviewing_responder
 from worker.config import load_settings
-from worker.gate import open_gate
+from worker.gate.redis import open_gate
 from worker.github.auth import RepoRef, token_source
 from worker.github.client import GitHubReader
 from worker.github.pacing import WritePacer
-from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
 from worker.llm.breaker import LocalBreaker
 from worker.llm.build import build_chunk_reviewer
 from worker.llm.transport import open_http_client
+from worker.publish.poster import ReviewPoster
 from worker.review.flow import ReviewFlow, ReviewTarget
 from worker.review.spend import waits_for_maintainer
-from worker.services import github_http_client
+from worker.runner.services import github_http_client
 
 PR = 7
 

@@ -1,4 +1,4 @@
-"""Durable review tasks and the per-PR lease on a real Redis (worker.review_tasks)."""
+"""Durable review tasks and the per-PR lease on a real Redis (worker.runner.tasks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from worker import keys
 from worker.contract import ReviewRequest
-from worker.review_tasks import ReviewTask, TaskStore
+from worker.runner.tasks import ReviewTask, TaskStore
 
 LOCK = keys.pr_lock(42, 7)
 SHORT_TTL = 0.3

@@ -17,7 +17,7 @@ from tests.fakes.github_server import FakeGitHub
 from worker import keys
 from worker.config import load_settings
 from worker.github.errors import GitHubAuthError
-from worker.sweeper import SweepReport, redelivery_sweep_job, sweep_redeliveries
+from worker.github.redeliveries import SweepReport, redelivery_sweep_job, sweep_redeliveries
 
 ATTEMPTS = "/app/hook/deliveries/{delivery_id}/attempts"
 DAY = 86400.0

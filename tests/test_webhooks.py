@@ -15,10 +15,10 @@ from tests.support.env import product_env
 from tests.support.redis_server import RedisServer
 from tests.support.webhooks import delivery, payload, pr_comment
 from worker import keys
+from worker.codec import deserialize_job
 from worker.config import load_settings
 from worker.contract import REVIEW_FUNCTION, decode_request
 from worker.redis_client import redis_client
-from worker.serialization import deserialize_job
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 JOB_ID = f"review:186853002:2:{HEAD}"

@@ -2,7 +2,7 @@
 
 The review job only records the review as a durable task and starts it
 here when the PR is free; the review itself runs outside arq's job timeout
-under a renewed lease (see worker/review_runner.py). So the job takes
+under a renewed lease (see worker/runner/runner.py). So the job takes
 milliseconds, arq's timeout can stay short, and a review that takes many
 minutes of thinking is never started twice by arq.
 
@@ -19,7 +19,7 @@ from arq import Retry
 from redis.exceptions import RedisError
 
 from worker.contract import ReviewRequest, decode_request
-from worker.review_runner import ReviewRunner
+from worker.runner.runner import ReviewRunner
 
 log = structlog.get_logger("kimi_review.jobs")
 

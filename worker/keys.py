@@ -100,7 +100,7 @@ def recent_reviews() -> str:
     return f"{PREFIX}:reviews:recent"
 
 
-# Gate sub-keys (worker/gate.py). One gate per provider key; its Lua scripts
+# Gate sub-keys (worker/gate/redis.py). One gate per provider key; its Lua scripts
 # touch only these keys, all under `gate(key_id)`.
 def gate_holders(key_id: str) -> str:
     """ZSET lease ticket -> lease expiry (ms, Redis clock): the calls in flight."""

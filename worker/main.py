@@ -27,13 +27,13 @@ from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
 from worker import keys
+from worker.codec import deserialize_job, serialize_job
 from worker.config import Settings
 from worker.contract import REVIEW_FUNCTION
+from worker.github.redeliveries import redelivery_sweep_job
 from worker.jobs import review_pull_request
-from worker.review_runner import ReviewRunner
-from worker.serialization import deserialize_job, serialize_job
-from worker.services import WorkerServices
-from worker.sweeper import redelivery_sweep_job
+from worker.runner.runner import ReviewRunner
+from worker.runner.services import WorkerServices
 
 log = structlog.get_logger("kimi_review.worker")
 MAX_BACKOFF_SECONDS: Final = 30.0

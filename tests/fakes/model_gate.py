@@ -1,6 +1,6 @@
 """Trivial in-test stand-ins for the ports the failover calls: a gate and a quota guard.
 
-The real Redis gate and quota guard are another module's (worker.gate,
+The real Redis gate and quota guard are another module's (worker.gate.redis,
 worker.quota); these only count what the failover asks of them.
 """
 

@@ -16,8 +16,8 @@ from tests.fakes.model_gate import CountingGate, FakeQuota, RecordingSleep
 from worker.config import LLMSettings, ModelEndpoint, Plan, Provider, detect_plan
 from worker.llm.breaker import Breaker, LocalBreaker
 from worker.llm.build import client_for
-from worker.llm.chunk_review import ChunkReviewer
 from worker.llm.failover import Failover, RetryPolicy, Route
+from worker.review.chunk_review import ChunkReviewer
 from worker.secrets import Secret
 
 MAIN_KEY = "sk-kimi-test-main-0123456789abcdef"

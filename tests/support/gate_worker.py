@@ -23,7 +23,7 @@ import time
 import httpx
 import redis.asyncio as aioredis
 
-from worker.gate import GateTiming, RedisGate
+from worker.gate.redis import GateTiming, RedisGate
 
 
 def _arguments() -> argparse.Namespace:

@@ -24,8 +24,8 @@ from tests.support.review_world import build_pull, reviewing_responder
 from worker.config import load_settings
 from worker.contract import ReviewRequest
 from worker.keys import command_job_id, review_job_id
-from worker.review_tasks import ReviewTask
-from worker.services import WorkerServices
+from worker.runner.services import WorkerServices
+from worker.runner.tasks import ReviewTask
 
 PR = 7
 

@@ -6,5 +6,5 @@ names which expected issue, `scoring` turns matches into precision, recall
 and F1 (pure), `report` is the JSON report and the comparison of two, and
 `runner` runs the cases through the same one-shot review path as
 `kimi-review review --diff` (worker.review.local). Nothing here imports
-`app`; the command's printing lives in app/eval_cli.py.
+`app`; the command's printing lives in app/cli/eval.py.
 """

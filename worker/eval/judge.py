@@ -26,7 +26,7 @@ from worker.eval.judge_prompt import (
     judge_messages,
     parse_judge_answer,
 )
-from worker.gate import open_gate
+from worker.gate.redis import open_gate
 from worker.llm.base import ChatMessage, ChatRequest
 from worker.llm.build import client_for
 from worker.llm.errors import ModelsUnavailable, QuotaPaused

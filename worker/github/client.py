@@ -30,7 +30,7 @@ from github.ContentFile import ContentFile
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
-from worker import pipeline_metrics
+from worker import metrics as pipeline_metrics
 from worker.github.auth import RepoRef, TokenSource
 from worker.github.errors import (
     GitHubError,

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
-from worker import pipeline_metrics
+from worker import metrics as pipeline_metrics
 
 MIN_INTERVAL_SECONDS: Final = 1.0
 PER_MINUTE: Final = 80

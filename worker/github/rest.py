@@ -23,7 +23,7 @@ from typing import Any, Final
 import httpx
 import structlog
 
-from worker import pipeline_metrics
+from worker import metrics as pipeline_metrics
 from worker.github.auth import API_VERSION, RepoRef, TokenSource
 from worker.github.errors import (
     GitHubError,

@@ -3,7 +3,7 @@
 Called once per worker (arq `on_startup`) or once per one-shot CLI run, with
 the shared httpx client (worker.llm.transport.open_http_client), a breaker
 (RedisBreaker for workers, LocalBreaker without Redis) and the gates and
-quota guards built by worker.gate / worker.quota.
+quota guards built by worker.gate.redis / worker.quota.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from worker.config import LLMSettings, ModelEndpoint
 from worker.llm.anthropic import AnthropicClient
 from worker.llm.base import ModelClient
 from worker.llm.breaker import Breaker
-from worker.llm.chunk_review import ChunkReviewer
 from worker.llm.failover import Failover, RetryPolicy, Route
 from worker.llm.openai_compat import OpenAICompatClient
-from worker.ports import ConcurrencyGate, QuotaGuard
+from worker.model_call import ConcurrencyGate, QuotaGuard
+from worker.review.chunk_review import ChunkReviewer
 
 
 def client_for(endpoint: ModelEndpoint, http: httpx.AsyncClient, llm: LLMSettings) -> ModelClient:

@@ -30,7 +30,7 @@ from typing import Protocol, runtime_checkable
 
 import structlog
 
-from worker import pipeline_metrics
+from worker import metrics as pipeline_metrics
 from worker.config import ModelEndpoint
 from worker.llm.advice import AGENTS_ONLY, auth_advice, short_reason
 from worker.llm.base import ChatRequest, ModelClient, ModelReply, Role
@@ -47,7 +47,7 @@ from worker.llm.errors import (
     ServerFailed,
     TransportFailed,
 )
-from worker.ports import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
+from worker.model_call import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
 
 log = structlog.get_logger(__name__)
 

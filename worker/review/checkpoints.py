@@ -20,7 +20,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from worker.diff.tokens import TokenEstimator
-from worker.llm.chunk_review import ChunkResult
+from worker.review.chunk_review import ChunkResult
 
 # Long enough for a review deferred until a quota window refreshes (7 days)
 # plus the time it then takes; refreshed on every write.

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from worker.contract import ReviewRequest
-from worker.github.posting import ReviewPoster
-from worker.repo_config import describe_config, read_repo_config
-from worker.review import messages
+from worker.publish import messages
+from worker.publish.poster import ReviewPoster
+from worker.repo_config.plan import describe_config, read_repo_config
 
 if TYPE_CHECKING:
     from worker.review.flow import FlowOutcome, ReviewFlow

@@ -23,17 +23,13 @@ from typing import Literal
 import structlog
 
 from worker.config import Settings
-from worker.diff.incremental import ReviewScope, review_scope
 from worker.diff.tokens import TokenEstimator
 from worker.github.client import GitHubReader
 from worker.github.models import PullRequestInfo
-from worker.github.posting import ReviewPoster
 from worker.llm.base import TokenUsage
-from worker.llm.chunk_review import ChunkReviewer
 from worker.llm.errors import ModelsUnavailable, QuotaPaused
-from worker.repo_config import LoadedConfig, ReviewPlan, decide, read_repo_config
-from worker.review import messages
-from worker.review.check_run import (
+from worker.publish import messages
+from worker.publish.check_run import (
     check_completed,
     check_deferred,
     check_external_id,
@@ -41,8 +37,12 @@ from worker.review.check_run import (
     check_skipped,
     check_waiting_for_maintainer,
 )
+from worker.publish.live_check import LiveCheck
+from worker.publish.poster import ReviewPoster
+from worker.publish.summary import SummaryInput, render_summary
+from worker.repo_config.plan import LoadedConfig, ReviewPlan, decide, read_repo_config
+from worker.review.chunk_review import ChunkReviewer
 from worker.review.hooks import Checkpoint, ReviewHooks
-from worker.review.live_check import LiveCheck
 from worker.review.pipeline import (
     Ceiling,
     PreparedReview,
@@ -53,8 +53,8 @@ from worker.review.pipeline import (
     prepare_review,
     review_chunks,
 )
+from worker.review.scope import ReviewScope, review_scope
 from worker.review.spend import changed_lines, waits_for_maintainer
-from worker.review.summary import SummaryInput, render_summary
 
 log = structlog.get_logger("kimi_review.flow")
 Status = Literal["posted", "already_posted", "skipped", "superseded", "dry_run"]

@@ -1,6 +1,6 @@
 """What a review flow asks of whoever runs it: where progress lives, and what it may do.
 
-A worker answers from Redis (worker/review_hooks.py, under the PR's lease);
+A worker answers from Redis (worker/runner/redis_hooks.py, under the PR's lease);
 the one-shot CLI answers in memory. Keeping the questions in one small
 protocol is what lets both run the very same `ReviewFlow`.
 """

@@ -25,12 +25,12 @@ import httpx
 
 from worker.config import LLMSettings
 from worker.diff.model import ChangedFile
-from worker.gate import open_gate
+from worker.gate.redis import open_gate
 from worker.llm.breaker import LocalBreaker
 from worker.llm.build import build_chunk_reviewer
-from worker.llm.chunk_review import ChunkReviewer
 from worker.llm.transport import open_http_client
-from worker.ports import ConcurrencyGate
+from worker.model_call import ConcurrencyGate
+from worker.review.chunk_review import ChunkReviewer
 from worker.review.pipeline import (
     MemoryChunkStore,
     PreparedReview,

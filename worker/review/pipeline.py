@@ -20,8 +20,7 @@ from typing import Protocol
 
 import structlog
 
-from worker import pipeline_metrics
-from worker.answer import SEVERITY_RANK, Finding
+from worker import metrics as pipeline_metrics
 from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
 from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
@@ -32,14 +31,15 @@ from worker.diff.model import ChangedFile, SkippedFile
 from worker.diff.parse import ParsedFile, parse_changed_files
 from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
-from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
+from worker.model_answer import SEVERITY_RANK, Finding
+from worker.publish.findings import Placement, place_findings
+from worker.publish.fingerprint import line_texts
+from worker.publish.messages import CEILING_REACHED
+from worker.publish.summary import DroppedChunk, MaskedSecret, TokenUse
+from worker.review.chunk_review import ChunkResult, ChunkReviewer
 from worker.review.chunk_run import run_each
-from worker.review.findings import Placement, place_findings
-from worker.review.fingerprint import line_texts
-from worker.review.messages import CEILING_REACHED
 from worker.review.prompt import PullRequestContext, render_messages, summarize_files
-from worker.review.summary import DroppedChunk, MaskedSecret, TokenUse
 
 log = structlog.get_logger("kimi_review.pipeline")
 Progress = Callable[[int, int, TokenUsage], Awaitable[None] | None]
