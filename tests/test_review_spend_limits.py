@@ -25,9 +25,9 @@ from worker.github.client import GitHubReader
 from worker.github.pacing import WritePacer
 from worker.github.rest import GitHubRest
 from worker.llm.breaker import LocalBreaker
-from worker.llm.build import build_chunk_reviewer
 from worker.llm.transport import open_http_client
 from worker.publish.poster import ReviewPoster
+from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import ReviewFlow, ReviewTarget
 from worker.review.spend import waits_for_maintainer
 from worker.runner.services import github_http_client

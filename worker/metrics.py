@@ -23,8 +23,6 @@ from prometheus_client import Counter, Gauge, Histogram
 from redis.exceptions import RedisError
 
 from worker import keys
-from worker.github.errors import GitHubError, GitHubRateLimited
-from worker.llm.errors import ModelCallError
 
 log = structlog.get_logger(__name__)
 
@@ -71,22 +69,10 @@ def llm_outcome(kind: str) -> str:
     return _OUTCOME_BY_KIND.get(kind, "unknown")
 
 
-@contextmanager
-def timed_llm_call(provider: str, role: str) -> Iterator[None]:
-    """Time one model call; the outcome is `ok` or the raised ModelCallError's kind.
-
-    Any other exception (a cancelled job) is not observed: it says nothing of
-    the endpoint.
-    """
-    started = time.monotonic()
-    try:
-        yield
-    except ModelCallError as exc:
-        LLM_SECONDS.labels(provider, role, llm_outcome(exc.kind)).observe(
-            time.monotonic() - started
-        )
-        raise
-    LLM_SECONDS.labels(provider, role, "ok").observe(time.monotonic() - started)
+def observe_llm_call(provider: str, role: str, kind: str | None, seconds: float) -> None:
+    """One model call took `seconds`: `kind` is None when it answered, else its error kind."""
+    outcome = "ok" if kind is None else llm_outcome(kind)
+    LLM_SECONDS.labels(provider, role, outcome).observe(max(0.0, seconds))
 
 
 def observe_failover(reason: str) -> None:
@@ -160,10 +146,10 @@ def observe_github_rate_limited(method: str) -> None:
     GITHUB_RATE_LIMITED.labels(github_kind(method)).inc()
 
 
-def observe_github_error(method: str, error: GitHubError) -> None:
-    """A request that failed as `error` (its status, or transport when it has none)."""
-    observe_github_request(method, error.status)
-    if isinstance(error, GitHubRateLimited):
+def observe_github_failure(method: str, status: int | None, *, rate_limited: bool) -> None:
+    """A request that failed with `status` (None: a transport error), maybe a rate limit."""
+    observe_github_request(method, status)
+    if rate_limited:
         observe_github_rate_limited(method)
 
 

@@ -36,11 +36,11 @@ from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
 from worker.github.rest import GitHubRest
 from worker.llm.breaker import LocalBreaker
-from worker.llm.build import build_chunk_reviewer
 from worker.llm.transport import open_http_client
 from worker.publish.check_run import check_skipped
 from worker.publish.poster import ReviewPoster
 from worker.review.checkpoints import MemoryCheckpoint
+from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
 from worker.runner.services import github_http_client
 

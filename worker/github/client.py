@@ -35,6 +35,7 @@ from worker.github.auth import RepoRef, TokenSource
 from worker.github.errors import (
     GitHubError,
     GitHubNotFound,
+    GitHubRateLimited,
     GitHubUnavailable,
     error_for_status,
     retry_step,
@@ -249,7 +250,9 @@ class GitHubReader:
                     self._created -= 1
                 else:
                     self._pool.put_nowait(client)
-            pipeline_metrics.observe_github_error("GET", error)
+            pipeline_metrics.observe_github_failure(
+                "GET", error.status, rate_limited=isinstance(error, GitHubRateLimited)
+            )
             step = retry_step(
                 error,
                 auth_retried=auth_retried,

@@ -1,4 +1,4 @@
-"""Assembles the model-call path from Settings: clients, routes, failover, chunk reviewer.
+"""Assembles the model-call path from Settings: clients, routes, the failover between them.
 
 Called once per worker (arq `on_startup`) or once per one-shot CLI run, with
 the shared httpx client (worker.llm.transport.open_http_client), a breaker
@@ -17,7 +17,6 @@ from worker.llm.breaker import Breaker
 from worker.llm.failover import Failover, RetryPolicy, Route
 from worker.llm.openai_compat import OpenAICompatClient
 from worker.model_call import ConcurrencyGate, QuotaGuard
-from worker.review.chunk_review import ChunkReviewer
 
 
 def client_for(endpoint: ModelEndpoint, http: httpx.AsyncClient, llm: LLMSettings) -> ModelClient:
@@ -27,7 +26,7 @@ def client_for(endpoint: ModelEndpoint, http: httpx.AsyncClient, llm: LLMSetting
     return OpenAICompatClient(endpoint, http, llm)
 
 
-def build_chunk_reviewer(
+def build_failover(
     llm: LLMSettings,
     *,
     http: httpx.AsyncClient,
@@ -37,8 +36,8 @@ def build_chunk_reviewer(
     main_quota: QuotaGuard | None = None,
     fallback_quota: QuotaGuard | None = None,
     policy: RetryPolicy | None = None,
-) -> ChunkReviewer:
-    """Everything between a chunk's prompt and its parsed answer."""
+) -> Failover:
+    """Everything between a request and a model's reply: routes, gates, quotas, breaker."""
     if llm.main is None:
         raise ValueError("API_OPEN_AI_API_KEY: required: the key for the main model")
     main = Route(client_for(llm.main, http, llm), main_gate, main_quota)
@@ -47,5 +46,4 @@ def build_chunk_reviewer(
         if fallback_gate is None:
             raise ValueError("a fallback model is configured but no gate was given for it")
         fallback = Route(client_for(llm.fallback, http, llm), fallback_gate, fallback_quota)
-    failover = Failover(main, fallback, breaker, cooldown=llm.breaker_cooldown, policy=policy)
-    return ChunkReviewer(failover, llm)
+    return Failover(main, fallback, breaker, cooldown=llm.breaker_cooldown, policy=policy)

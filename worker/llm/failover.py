@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -194,7 +196,7 @@ class Failover:
                     watch = CALL_WATCH.get()
                     if watch is not None:  # a review being deferred starts no new call
                         watch.begin()
-                    with pipeline_metrics.timed_llm_call(endpoint.provider, endpoint.role):
+                    with _timed(endpoint):
                         reply = await route.client.complete(request)
             except RateLimited as exc:
                 await route.gate.report_rate_limited()
@@ -256,3 +258,21 @@ class Failover:
             endpoint.key_id, kind=exc.kind, reason=exc.describe(), cooldown=self._cooldown
         )
         pipeline_metrics.observe_breaker_trip(endpoint.role, exc.kind)
+
+
+@contextmanager
+def _timed(endpoint: ModelEndpoint) -> Iterator[None]:
+    """Time one model call; the outcome is `ok` or the raised ModelCallError's kind.
+
+    Any other exception (a cancelled job) is not observed: it says nothing of
+    the endpoint.
+    """
+    started = time.monotonic()
+    try:
+        yield
+    except ModelCallError as exc:
+        seconds = time.monotonic() - started
+        pipeline_metrics.observe_llm_call(endpoint.provider, endpoint.role, exc.kind, seconds)
+        raise
+    seconds = time.monotonic() - started
+    pipeline_metrics.observe_llm_call(endpoint.provider, endpoint.role, None, seconds)

@@ -9,10 +9,9 @@ callers cannot forget to.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from worker.publish.sanitize import sanitize_line
-from worker.runner.retry import Cause
 
 PRODUCT: Final = "Kimi review"
 TRUNCATED: Final = "_… {hidden:,} characters not shown: GitHub limits a comment to {limit:,}._"
@@ -95,6 +94,11 @@ QUOTA_PAUSED: Final = (
     "**{product}** paused: this installation's model budget is spent ({quota}). "
     "The review runs when the budget refreshes."
 )
+# Why attempts failed (worker.runner.retry), as the pull request is told if the review is
+# abandoned.
+Cause = Literal[
+    "models_unavailable", "quota_paused", "github_rate_limited", "github_failed", "internal_error"
+]
 # Why a review was abandoned, as said on the pull request: fixed words per cause, never
 # an exception's text (it may quote a provider, GitHub or a stack; the log has it).
 GIVE_UP_REASON: Final[dict[Cause, str]] = {

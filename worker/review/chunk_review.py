@@ -15,14 +15,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+import httpx
 import msgspec
 import structlog
 
 from worker.config import LLMSettings, Thinking
 from worker.llm.base import ChatMessage, ChatRequest, ModelReply, Role, TokenUsage
-from worker.llm.failover import Failover, Served
+from worker.llm.breaker import Breaker
+from worker.llm.build import build_failover
+from worker.llm.failover import Failover, RetryPolicy, Served
 from worker.llm.requests import wants_thinking
 from worker.model_answer import ChunkAnswer, decode_answer
+from worker.model_call import ConcurrencyGate, QuotaGuard
 
 log = structlog.get_logger(__name__)
 
@@ -138,3 +142,28 @@ class ChunkReviewer:
             reasoning_chars=sum(s.reply.reasoning_chars for s in calls),
             repaired=answer is not None and len(calls) > 1,
         )
+
+
+def build_chunk_reviewer(
+    llm: LLMSettings,
+    *,
+    http: httpx.AsyncClient,
+    breaker: Breaker,
+    main_gate: ConcurrencyGate,
+    fallback_gate: ConcurrencyGate | None = None,
+    main_quota: QuotaGuard | None = None,
+    fallback_quota: QuotaGuard | None = None,
+    policy: RetryPolicy | None = None,
+) -> ChunkReviewer:
+    """Everything between a chunk's prompt and its parsed answer (worker.llm.build's failover)."""
+    failover = build_failover(
+        llm,
+        http=http,
+        breaker=breaker,
+        main_gate=main_gate,
+        fallback_gate=fallback_gate,
+        main_quota=main_quota,
+        fallback_quota=fallback_quota,
+        policy=policy,
+    )
+    return ChunkReviewer(failover, llm)

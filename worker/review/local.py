@@ -27,10 +27,9 @@ from worker.config import LLMSettings
 from worker.diff.model import ChangedFile
 from worker.gate.redis import open_gate
 from worker.llm.breaker import LocalBreaker
-from worker.llm.build import build_chunk_reviewer
 from worker.llm.transport import open_http_client
 from worker.model_call import ConcurrencyGate
-from worker.review.chunk_review import ChunkReviewer
+from worker.review.chunk_review import ChunkReviewer, build_chunk_reviewer
 from worker.review.pipeline import (
     MemoryChunkStore,
     PreparedReview,

@@ -25,11 +25,12 @@ from worker.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited
 from worker.metrics import ReviewOutcome
 from worker.publish import messages
 from worker.publish.check_run import check_external_id, check_gave_up
+from worker.publish.messages import Cause
 from worker.publish.poster import ReviewPoster
 from worker.review.commands import answer_help, reply_to_command
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
 from worker.runner.redis_hooks import LeaseLost, WorkerHooks
-from worker.runner.retry import Cause, Kind, next_attempt
+from worker.runner.retry import Kind, next_attempt
 from worker.runner.services import WorkerServices
 from worker.runner.tasks import ReviewTask, TaskStore
 from worker.usage import finish_review

@@ -27,10 +27,6 @@ MAX_BACKOFF: Final = 1800.0
 MAX_HINTED_WAIT: Final = 8 * 86400.0  # a quota refresh may be a week away
 
 Kind = Literal["deferred", "rate_limited", "failed"]
-# Why attempts failed, as the pull request is told if the review is abandoned.
-Cause = Literal[
-    "models_unavailable", "quota_paused", "github_rate_limited", "github_failed", "internal_error"
-]
 
 
 @dataclass(frozen=True, slots=True)

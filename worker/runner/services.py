@@ -25,13 +25,12 @@ from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
 from worker.github.rest import GitHubRest
 from worker.llm.breaker import RedisBreaker
-from worker.llm.build import build_chunk_reviewer
 from worker.llm.transport import open_http_client
 from worker.model_call import ConcurrencyGate
 from worker.publish.poster import ReviewPoster
 from worker.quota import RedisQuota, ReviewCeiling, open_quota_guards
 from worker.redis_client import redis_client
-from worker.review.chunk_review import ChunkReviewer
+from worker.review.chunk_review import ChunkReviewer, build_chunk_reviewer
 from worker.version import user_agent
 
 log = structlog.get_logger("kimi_review.services")
