@@ -1,6 +1,6 @@
 """What the receiver does with each (event, action), as a small pure table.
 
-Acted on (DESIGN.md): pull_request opened/reopened/synchronize/
+Acted on (docs/ARCHITECTURE.md, "Events acted on"): pull_request opened/reopened/synchronize/
 ready_for_review; issue_comment created on a PR with a command from an
 OWNER/MEMBER/COLLABORATOR; ping; installation events (recorded). Everything
 else, and anything the bot itself sent, is answered 200 {"ignored": reason}.

@@ -4,7 +4,7 @@ Order matters: a delivery with no well-formed signature header is refused
 before its body is read (nobody unauthenticated gets us to buffer 25 MiB),
 the signature is checked on the raw bytes before anything is decoded, and a
 202 is only ever sent after the job is in Redis. Status codes
-follow DESIGN.md: 202 queued, 200 ignored or duplicate, 401 bad signature,
+follow the README's table ("The receiver"): 202 queued, 200 ignored or duplicate, 401 bad signature,
 400 malformed, 413 over 25 MiB (Litestar's body limit, raised for this
 route), 503 when Redis could not persist the job.
 """

@@ -21,8 +21,8 @@ from tests.fakes.model_gate import CountingGate
 from tests.fakes.model_servers import FakeKimi
 from tests.fakes.model_stack import MESSAGES, build_stack, endpoint, llm_settings
 from worker import keys
+from worker.call_guards import GateLeaseLost
 from worker.gate.redis import GateTiming, RedisGate
-from worker.model_call import GateLeaseLost
 
 KEY = "heartbeat-key"
 SHORT = GateTiming(lease_ttl=0.6, poll_interval=0.05, ticket_ttl=1.0, wake_block=1.0)

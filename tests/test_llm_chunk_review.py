@@ -1,4 +1,4 @@
-"""Answers: decoded into DESIGN.md's types, one repair round-trip, drop with a note."""
+"""Answers: decoded into worker.model_answer's types, one repair round-trip, drop with a note."""
 
 from __future__ import annotations
 

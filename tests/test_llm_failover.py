@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md's failover table, against fake servers over real HTTP."""
+"""Every row of the README's failover table, against fake servers over real HTTP."""
 
 from __future__ import annotations
 

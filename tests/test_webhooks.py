@@ -1,4 +1,4 @@
-"""POST /webhooks/github against real Redis: every status code DESIGN.md names."""
+"""POST /webhooks/github against real Redis: every status code the README names."""
 
 from __future__ import annotations
 

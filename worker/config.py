@@ -2,8 +2,8 @@
 
 Nothing here runs at import time: `load_settings(os.environ)` is called by the
 command line once, and the result is passed down. Variable names follow
-DESIGN.md ("Fixed Mode", Kodus-compatible for the LLM block). Every problem in
-the environment is reported at once, each naming its variable; secrets are
+the README's Configuration ("Fixed Mode", Kodus-compatible for the LLM
+block). Every problem in the environment is reported at once, each naming its variable; secrets are
 wrapped in `Secret` so reprs and logs never show them.
 """
 

@@ -1,4 +1,4 @@
-"""The model's answer for one chunk (DESIGN.md, "The model's answer").
+"""The model's answer for one chunk (docs/ARCHITECTURE.md, "The model's answer").
 
 Decoded with msgspec from the JSON object the prompt asks for. Unknown fields
 are ignored and optional fields have defaults, so a model that adds or omits

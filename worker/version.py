@@ -1,6 +1,6 @@
 """The product's version and the honest User-Agent every outbound call carries.
 
-The Kimi Code Plan's terms forbid disguising the client (DESIGN.md, "Kimi
+The Kimi Code Plan's terms forbid disguising the client (docs/ARCHITECTURE.md, "Kimi
 specifics"), so every model call says plainly that it comes from kimi-review.
 The version comes from the installed package metadata (pyproject.toml), read
 once on first use, never hard-coded.

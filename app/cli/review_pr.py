@@ -7,7 +7,7 @@ the product on a PR, or review one by hand, from a laptop. With `--dry-run`
 the flow gets no poster and GitHub is only read.
 
 Only owner, repository and number are taken from the URL: every request
-goes to `GITHUB_API_URL` (DESIGN: "never taken from a payload"), so a pasted
+goes to `GITHUB_API_URL` (never taken from a payload), so a pasted
 link cannot send the token to another host. A URL whose host does not belong
 to that API is reviewed anyway, with a warning, as the API may well hold the
 same repository.

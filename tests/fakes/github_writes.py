@@ -4,7 +4,7 @@ Reviews are validated like GitHub does: every comment's path must be in the
 PR, its `line` (and `start_line`) commentable on its `side` in that file's
 patch, `start_line` before `line` in the same hunk; otherwise the whole review
 is refused with 422 and GitHub's error text. A `null` anywhere in a request
-body is refused too (GitHub rejects `"line": null`; DESIGN says we omit).
+body is refused too (GitHub rejects `"line": null`; we omit it).
 Everything written is kept on `fake.written` for assertions.
 """
 

@@ -1,4 +1,4 @@
-"""A chunk's diff as the model reads it (DESIGN.md, "How a chunk's diff is shown").
+"""A chunk's diff as the model reads it (docs/ARCHITECTURE.md, "How a chunk's diff is shown").
 
     FILE src/pkg/mod.py (renamed from src/pkg/old.py)
     @@ -40,6 +40,7 @@ def handler(request):

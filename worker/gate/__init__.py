@@ -4,6 +4,6 @@
 leases kept alive by `heartbeat.py`, timings in `timing.py`), `local.py` the
 in-process one the one-shot CLI uses; both shrink and grow the cap by
 `aimd.py` and count in `metrics.py`. The protocol they implement is
-`worker.model_call.ConcurrencyGate`. It may import only the foundation; it
+`worker.call_guards.ConcurrencyGate`. It may import only the foundation; it
 must not import `worker.llm`, `worker.review`, `worker.github` or anything above.
 """

@@ -40,6 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from worker import keys
+from worker.call_guards import ConcurrencyGate, GateLeaseLost
 from worker.config import ModelEndpoint
 from worker.gate import aimd as gate_aimd
 from worker.gate import metrics as gate_metrics
@@ -47,7 +48,6 @@ from worker.gate import scripts as gate_lua
 from worker.gate.heartbeat import HeldLeases, LeaseHeartbeat
 from worker.gate.local import LocalGate, UnlimitedGate
 from worker.gate.timing import GateSnapshot, GateTiming
-from worker.model_call import ConcurrencyGate, GateLeaseLost
 from worker.redis_client import sync_twin
 
 __all__ = ["GateSnapshot", "GateTiming", "RedisGate", "open_gate"]

@@ -199,7 +199,7 @@ class GitHubReader:
             raise GitHubError(f"{path} at {ref} is not UTF-8 text") from None
 
     async def base_file_text(self, pr: PullRequestInfo, path: str) -> str | None:
-        """A file read from the PR's BASE branch, never its head (DESIGN: repo config)."""
+        """A file read from the PR's BASE branch, never its head (see docs/ARCHITECTURE.md)."""
         return await self.text_at(path, pr.base_ref)
 
     # --- plumbing ------------------------------------------------------------

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import httpx
 
+from worker.call_guards import ConcurrencyGate, QuotaGuard
 from worker.config import LLMSettings, ModelEndpoint
 from worker.llm.anthropic import AnthropicClient
 from worker.llm.base import ModelClient
 from worker.llm.breaker import Breaker
 from worker.llm.failover import Failover, RetryPolicy, Route
 from worker.llm.openai_compat import OpenAICompatClient
-from worker.model_call import ConcurrencyGate, QuotaGuard
 
 
 def client_for(endpoint: ModelEndpoint, http: httpx.AsyncClient, llm: LLMSettings) -> ModelClient:

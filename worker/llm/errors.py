@@ -1,7 +1,7 @@
 """Typed errors of the model-call path; each carries what an operator needs to act.
 
 `ModelCallError` subclasses are raised by a client for one failed call, one
-class per failover row of DESIGN.md. The caller of the failover sees only
+class per row of the failover table (docs/ARCHITECTURE.md). The caller of the failover sees only
 three things: an answer, `ContextTooLong` (split the chunk and try again), or
 `ModelsUnavailable` / `QuotaPaused` (defer the job; `retry_after` says when).
 No message ever contains a key: provider text is scrubbed in classify.py and

@@ -1,4 +1,4 @@
-"""Failover between the main model and the fallback, row by row of DESIGN.md's table.
+"""Failover between the main model and the fallback, row by row of the README's table.
 
 | main answers                          | do                                                    |
 | 429 rate limit / overloaded           | wait (hinted time, else backoff with jitter), retry   |
@@ -33,6 +33,7 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from worker import metrics as pipeline_metrics
+from worker.call_guards import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
 from worker.config import ModelEndpoint
 from worker.llm.advice import AGENTS_ONLY, auth_advice, short_reason
 from worker.llm.base import ChatRequest, ModelClient, ModelReply, Role
@@ -49,7 +50,6 @@ from worker.llm.errors import (
     ServerFailed,
     TransportFailed,
 )
-from worker.model_call import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """Request bodies for both wire formats, built as pure functions of the settings.
 
-OpenAI-compatible (Kimi) bodies carry the Kimi specifics from DESIGN.md:
+OpenAI-compatible (Kimi) bodies carry the Kimi specifics (docs/ARCHITECTURE.md):
 `thinking: {"type": "enabled" | "disabled"}`, no `temperature` unless
 API_LLM_TEMPERATURE_OVERRIDE is set (Kimi K2.x rejects anything but 1),
 `max_completion_tokens`, `response_format: json_object`, and finally

@@ -1,7 +1,7 @@
 """A repository's `.kimi-review.toml`: read from the base commit, and what it means for a review.
 
 The file is read at the pull request's BASE commit, never its head
-(DESIGN.md, Invariants): a pull request cannot loosen its own review. An
+(docs/ARCHITECTURE.md, Invariants): a pull request cannot loosen its own review. An
 invalid file (bad TOML, a wrong type, an unknown key, an out-of-range value)
 falls back to defaults WHOLE, with an `error` naming every problem for the
 summary and `/help` (issue #7); half-applying it would review with settings

@@ -1,9 +1,9 @@
 """One chunk's prompt in, one decoded `ChunkAnswer` out: the entry point of the review job.
 
 Decides thinking for the chunk (API_LLM_THINKING, `auto` by chunk size),
-calls through the failover, decodes the answer with msgspec into DESIGN.md's
-types, and on a parse error asks once more, quoting the error. A second
-unusable answer drops the chunk and says so in the notes for the summary.
+calls through the failover, decodes the answer with msgspec into
+worker.model_answer's types, and on a parse error asks once more, quoting
+the error. A second unusable answer drops the chunk and says so in the notes for the summary.
 Findings are not filtered here: one citing a line outside the chunk is kept
 for the placement step (worker.publish.findings), which snaps it to its hunk
 or moves it to the summary.
@@ -19,6 +19,7 @@ import httpx
 import msgspec
 import structlog
 
+from worker.call_guards import ConcurrencyGate, QuotaGuard
 from worker.config import LLMSettings, Thinking
 from worker.llm.base import ChatMessage, ChatRequest, ModelReply, Role, TokenUsage
 from worker.llm.breaker import Breaker
@@ -26,7 +27,6 @@ from worker.llm.build import build_failover
 from worker.llm.failover import Failover, RetryPolicy, Served
 from worker.llm.requests import wants_thinking
 from worker.model_answer import ChunkAnswer, decode_answer
-from worker.model_call import ConcurrencyGate, QuotaGuard
 
 log = structlog.get_logger(__name__)
 

@@ -5,7 +5,7 @@ deferred), the other chunks' model calls already sent are allowed to finish
 and their answers are checkpointed by the caller: a thinking call is billed
 whether or not its answer is read, so cancelling it would throw money away.
 Chunks that have not sent a call yet (waiting at the gate, reserving budget)
-are cancelled, and none starts a new one (`worker.model_call.CallWatch`). Then the
+are cancelled, and none starts a new one (`worker.call_guards.CallWatch`). Then the
 first failure is raised. A cancellation from outside (the PR's lease lost:
 another worker owns the review now) still cancels everything.
 """
@@ -17,7 +17,7 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from worker.model_call import CALL_WATCH, CallsStopped, CallWatch
+from worker.call_guards import CALL_WATCH, CallsStopped, CallWatch
 
 T = TypeVar("T")
 

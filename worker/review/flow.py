@@ -1,6 +1,6 @@
 """One review of one pull request head, from GitHub's state to the posted review.
 
-The steps DESIGN's flow names, in order: the PR still open and at that head
+The steps of docs/ARCHITECTURE.md's flow, in order: the PR still open and at that head
 → repo config from the base branch → full or incremental scope → chunks →
 check run in progress → model calls (checkpointed) → placement against the
 bot's earlier comments → ONE review → sticky summary → check run completed.

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 
+from worker.call_guards import ConcurrencyGate
 from worker.config import LLMSettings
 from worker.diff.model import ChangedFile
 from worker.gate.redis import open_gate
 from worker.llm.breaker import LocalBreaker
 from worker.llm.transport import open_http_client
-from worker.model_call import ConcurrencyGate
 from worker.review.chunk_review import ChunkReviewer, build_chunk_reviewer
 from worker.review.pipeline import (
     MemoryChunkStore,

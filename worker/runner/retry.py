@@ -1,13 +1,14 @@
 """When to try a review again, and when to give up: a pure decision.
 
-DESIGN's last failover row: when both models are unavailable the job is
-deferred, retried until it succeeds or the PR closes, and if it finally
-gives up the PR gets a comment. Waits follow what the failure said (a
-breaker's cool-down, a Retry-After, a quota refresh) and otherwise back off
-exponentially with jitter. A review is abandoned when it has failed
-`MAX_FAILURES` times (errors that are not a model outage: GitHub 5xx, a
-bug), or when it is older than WORKER_REVIEW_GIVE_UP_AFTER whatever the
-reason (a quota window refreshes within that time by default).
+The failover table's last row (docs/ARCHITECTURE.md, "Failover table"): when
+both models are unavailable the job is deferred, retried until it succeeds
+or the PR closes, and if it finally gives up the PR gets a comment. Waits
+follow what the failure said (a breaker's cool-down, a Retry-After, a quota
+refresh) and otherwise back off exponentially with jitter. A review is
+abandoned when it has failed `MAX_FAILURES` times (errors that are not a
+model outage: GitHub 5xx, a bug), or when it is older than
+WORKER_REVIEW_GIVE_UP_AFTER whatever the reason (a quota window refreshes
+within that time by default).
 
 What the pull request is told when a review is abandoned is a fixed sentence
 per `Cause` (worker.publish.messages.GIVE_UP_REASON), never an exception's

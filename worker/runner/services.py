@@ -17,6 +17,7 @@ import httpx
 import structlog
 from redis.asyncio import Redis
 
+from worker.call_guards import ConcurrencyGate
 from worker.config import Settings
 from worker.gate.redis import open_gate
 from worker.github.auth import AppTokenSource, RepoRef, TokenSource, token_source
@@ -26,7 +27,6 @@ from worker.github.pacing import WritePacer
 from worker.github.rest import GitHubRest
 from worker.llm.breaker import RedisBreaker
 from worker.llm.transport import open_http_client
-from worker.model_call import ConcurrencyGate
 from worker.publish.poster import ReviewPoster
 from worker.quota import RedisQuota, ReviewCeiling, open_quota_guards
 from worker.redis_client import redis_client
