@@ -57,3 +57,14 @@ def private_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that takes `world` runs real worker processes: it is end to end (`-m e2e`).
+
+    Modules that run the `kimi-review` command or the receiver as processes
+    say so themselves with `pytestmark = pytest.mark.e2e`.
+    """
+    for item in items:
+        if "world" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)

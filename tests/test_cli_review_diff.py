@@ -16,6 +16,8 @@ from tests.support.env import MODEL_KEY
 from tests.support.git import git
 from tests.support.processes import KIMI_REVIEW
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def diff(tmp_path: Path) -> str:

@@ -21,6 +21,8 @@ from tests.support.env import MODEL_KEY, product_env
 from tests.support.processes import KIMI_REVIEW
 from tests.support.review_world import build_pull, reviewing_responder
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "ghp_cli_personal_token_0123456789abcdef"
 
 

@@ -7,6 +7,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.support.env import product_env
@@ -15,6 +16,8 @@ from tests.support.redis_server import free_port
 from worker.config import load_settings
 from worker.quota import RedisQuota
 from worker.usage import finish_review
+
+pytestmark = pytest.mark.e2e
 
 
 def _usage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.support.e2e_world import PR, World
 from tests.support.review_world import command_event, pr_event, send
+
+pytestmark = pytest.mark.e2e
 
 
 def _first_review(world: World) -> str:

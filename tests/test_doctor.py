@@ -16,6 +16,8 @@ from tests.fakes.model_servers import FakeAnthropic, FakeKimi
 from tests.support.processes import KIMI_REVIEW
 from tests.support.redis_server import RedisServer, free_port
 
+pytestmark = pytest.mark.e2e
+
 MAIN_KEY = "sk-doctor-main-key-0123456789abcdef"
 FALLBACK_KEY = "sk-ant-doctor-fallback-0123456789abcdef"
 WEBHOOK_SECRET = "doctor-webhook-secret-0123456789"

@@ -27,6 +27,8 @@ from tests.support.processes import KIMI_REVIEW
 from worker.config import Settings, load_settings
 from worker.eval.report import encode_report, load_report
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -24,6 +24,8 @@ import redis.asyncio as aioredis
 from tests.fakes.counting_server import CountingServer
 from worker import keys
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "process-key"
 CAP = 3

@@ -6,6 +6,7 @@ import signal
 import time
 
 import httpx
+import pytest
 import redis as syncredis
 from arq.constants import result_key_prefix
 
@@ -15,6 +16,8 @@ from tests.support.redis_server import RedisServer
 from tests.support.webhooks import delivery, payload
 from worker import keys
 from worker.codec import deserialize_job
+
+pytestmark = pytest.mark.e2e
 
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 JOB_ID = f"review:186853002:2:{HEAD}"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.fakes.model_replies import Reply, kimi_quota_exceeded
 from tests.fakes.model_servers import FakeAnthropic
 from tests.fakes.model_stack import FALLBACK_KEY
@@ -22,6 +24,8 @@ from tests.support.review_world import (
     push,
     send,
 )
+
+pytestmark = pytest.mark.e2e
 
 
 def test_one_webhook_gives_one_review_with_comments_on_valid_lines(world: World) -> None:

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 import redis as syncredis
 
 from tests.fakes.model_replies import Reply, kimi_unauthorized
@@ -27,6 +28,8 @@ from tests.support.review_world import (
     send,
 )
 from worker import keys
+
+pytestmark = pytest.mark.e2e
 
 
 def _stored_chunks(world: World) -> int:

@@ -10,8 +10,12 @@ add nothing, and a head is still reviewed at most once.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.e2e_world import PR, World
 from tests.support.review_world import pr_event, send
+
+pytestmark = pytest.mark.e2e
 
 
 def _check_conclusions(world: World) -> list[str | None]:

@@ -7,7 +7,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_review_findings import ANCHORS
+from tests.test_publish_findings import ANCHORS
 from worker.model_answer import Finding
 from worker.publish.findings import Placement, place_findings
 from worker.publish.rejections import (

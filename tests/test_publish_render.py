@@ -14,7 +14,7 @@ import msgspec
 import pytest
 
 from tests.support.github_render import rendered_problems
-from tests.test_review_findings import HunkAnchors
+from tests.test_publish_findings import HunkAnchors
 from worker.diff.model import SkippedFile
 from worker.model_answer import Finding
 from worker.publish import messages

@@ -1,7 +1,7 @@
 """Prompt rendering: golden files, the shared cacheable prefix, unforgeable fences.
 
 Regenerate the golden files after a deliberate template change with
-`KIMI_REVIEW_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_prompt.py` and review the diff.
+`KIMI_REVIEW_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_review_prompt.py` and review the diff.
 """
 
 from __future__ import annotations
