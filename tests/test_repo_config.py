@@ -19,7 +19,6 @@ from worker.repo_config.plan import (
     decide,
     describe_config,
     parse_repo_config,
-    passes_min_severity,
     read_pull_request_config,
     read_repo_config,
     thinking_for,
@@ -235,14 +234,6 @@ def test_repo_config_lowers_the_spend_limits_and_cannot_raise_them() -> None:
 def test_spend_limits_in_the_file_are_positive_whole_numbers(text: str) -> None:
     key = text.split(" ")[0]
     assert _error(text).startswith(f"{key}: expected an integer")
-
-
-def test_min_severity_keeps_that_severity_and_above() -> None:
-    config = RepoConfig(min_severity="high")
-    kept = [s for s in ("critical", "high", "medium", "low") if passes_min_severity(s, config)]
-    assert kept == ["critical", "high"]
-    assert passes_min_severity("low", RepoConfig())
-    assert not passes_min_severity("unheard-of", config)
 
 
 def _plan(

@@ -68,19 +68,6 @@ class QuotaStatus:
         return None if self.budget is None else 100.0 * self.used.total / self.budget
 
 
-class QuotaExhausted(Exception):
-    """The main key's token budget for this window is spent; new work must wait."""
-
-    def __init__(self, status: QuotaStatus) -> None:
-        self.status = status
-        self.refreshes_at = status.window.refreshes_at
-        super().__init__(
-            f"token budget spent: {status.used.total} of {status.budget} tokens "
-            f"(API_LLM_QUOTA_TOKENS) in this window; it refreshes at "
-            f"{self.refreshes_at:%Y-%m-%d %H:%M} UTC"
-        )
-
-
 def pause_notice(status: QuotaStatus) -> str:
     """The PR comment when a review waits for the quota window to refresh."""
     return (
@@ -153,14 +140,6 @@ class RedisQuota:
         if self._settings.tokens is None:
             return True
         return not (await self.status()).spent
-
-    async def ensure_new_work_allowed(self) -> None:
-        """Raise QuotaExhausted (with the refresh time) once the budget is spent."""
-        if self._settings.tokens is None:
-            return
-        status = await self.status()
-        if status.spent:
-            raise QuotaExhausted(status)
 
     async def record(
         self, review_key: str, *, prompt: int, completion: int, cached: int, model: str

@@ -23,7 +23,7 @@ import msgspec
 
 from worker.config import Thinking
 from worker.github.models import FileBlob, PullRequestInfo
-from worker.model_answer import SEVERITY_RANK, Severity
+from worker.model_answer import Severity
 from worker.publish.findings import comment_cap
 from worker.publish.sanitize import code_span, sanitize_line
 from worker.repo_config.schema import MAX_CONFIG_BYTES, check_config_text, too_large
@@ -148,12 +148,6 @@ def thinking_for(env: Thinking, config: RepoConfig) -> Thinking:
 def comment_cap_for(env_max_comments: int, config: RepoConfig) -> int:
     """REVIEW_MAX_COMMENTS, lowered (never raised) by the repository's `max_comments`."""
     return comment_cap(env_max_comments, config.max_comments)
-
-
-def passes_min_severity(severity: str, config: RepoConfig) -> bool:
-    """Whether a finding of `severity` is posted (an unknown severity counts as lowest)."""
-    rank = SEVERITY_RANK.get(severity, max(SEVERITY_RANK.values()))
-    return rank <= SEVERITY_RANK[config.min_severity]
 
 
 def decide(

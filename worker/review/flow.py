@@ -175,7 +175,6 @@ class ReviewFlow:
             exclude=config.exclude,
             extra_instructions=config.extra_instructions,
             language=config.language,
-            min_severity=plan.min_severity,
         )
         incremental = scope.mode == "incremental"
         # Parsing, masking and chunking a big PR takes seconds of CPU: off the

@@ -54,7 +54,6 @@ class ReviewOptions:
     exclude: tuple[str, ...] = ()
     extra_instructions: str = ""
     language: str = "English"
-    min_severity: str = "low"
 
 
 @dataclass(frozen=True, slots=True)
