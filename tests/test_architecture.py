@@ -91,3 +91,15 @@ def test_imports_point_down_only() -> None:
     argv = [str(lint), "--no-cache"]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_every_command_exits_with_the_one_exit_code_enum() -> None:
+    """Each command kept its own EXIT_* numbers (2 meant a bad config in one, bad input in
+    another); now app.cli.exit_codes.ExitCode is the only place a code is given a meaning."""
+    own = re.compile(r"^EXIT_[A-Z_]+\s*(?::[^=]+)?=", re.M)
+    defining = sorted(
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "app").rglob("*.py")
+        if own.search(p.read_text(encoding="utf-8"))
+    )
+    assert defining == []

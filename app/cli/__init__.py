@@ -14,11 +14,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
+from app.cli.exit_codes import ExitCode
 from worker.config import Command, Settings, load_settings
 from worker.envparse import SettingsError
 from worker.logs import configure_logging
 
-EXIT_CONFIG = 2
+__all__ = ["ExitCode", "main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +69,7 @@ def _settings(command: Command, *, quiet: bool = False) -> Settings:
         settings.require(command)
     except SettingsError as exc:
         print(f"kimi-review {command}: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        raise SystemExit(ExitCode.BAD_INPUT) from None
     # The one-shot review prints its report on stdout; stderr carries only problems.
     level = logging.WARNING if quiet else logging.INFO
     fmt = log_format(settings, os.environ, sys.stderr) if quiet else settings.log_format
@@ -76,7 +77,7 @@ def _settings(command: Command, *, quiet: bool = False) -> Settings:
     return settings
 
 
-def _review_diff(args: argparse.Namespace) -> int:
+def _review_diff(args: argparse.Namespace) -> ExitCode:
     import asyncio
     from pathlib import Path
 
@@ -89,11 +90,11 @@ def _review_diff(args: argparse.Namespace) -> int:
         text = read_diff(source)
     except OSError as exc:
         print(f"kimi-review review --diff: cannot read {source}: {exc.strerror}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.BAD_INPUT
     repo = Path(args.repo) if args.repo is not None else None
     if repo is not None and not repo.is_dir():
         print(f"kimi-review review --diff: --repo {repo}: not a directory", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.BAD_INPUT
     request = DiffRequest(title=args.title, description=args.description, repo=repo)
     return asyncio.run(
         review_diff(
@@ -102,7 +103,7 @@ def _review_diff(args: argparse.Namespace) -> int:
     )
 
 
-def _review_pr(url: str, *, dry_run: bool, as_json: bool) -> int:
+def _review_pr(url: str, *, dry_run: bool, as_json: bool) -> ExitCode:
     import asyncio
 
     from app.cli.review_pr import PullUrlError, parse_pull_url, review_pull
@@ -111,7 +112,7 @@ def _review_pr(url: str, *, dry_run: bool, as_json: bool) -> int:
         pull = parse_pull_url(url)
     except PullUrlError as exc:
         print(f"kimi-review review: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.BAD_INPUT
     settings = _settings("review", quiet=True)
     return asyncio.run(
         review_pull(
@@ -120,21 +121,21 @@ def _review_pr(url: str, *, dry_run: bool, as_json: bool) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> ExitCode:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         from app.main import run_server
 
         run_server(_settings("serve"), host=args.host, port=args.port)
-        return 0
+        return ExitCode.OK
     if args.command == "worker":
         from worker.main import run_worker
 
-        return run_worker(_settings("worker"), burst=args.burst)
+        return ExitCode(run_worker(_settings("worker"), burst=args.burst))
     if args.command == "review":
         if (args.diff is None) == (args.pr_url is None):
             print("kimi-review review: give a PR URL or --diff PATH|-, not both", file=sys.stderr)
-            return EXIT_CONFIG
+            return ExitCode.BAD_INPUT
         if args.diff is not None:
             return _review_diff(args)
         return _review_pr(args.pr_url, dry_run=args.dry_run, as_json=args.json)
@@ -154,9 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.cli.usage import print_usage
 
     settings = _settings("usage", quiet=True)
-    return asyncio.run(
+    code: ExitCode = asyncio.run(
         print_usage(settings, as_json=args.json, key_id=args.key_id, out=sys.stdout, err=sys.stderr)
     )
+    return code
 
 
 if __name__ == "__main__":

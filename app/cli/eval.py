@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.cli.exit_codes import ExitCode
 from worker.config import Settings
 from worker.eval.dataset import load_dataset
 from worker.eval.render import render_compare, render_report
@@ -28,8 +29,6 @@ from worker.eval.report import EvalReport, ReportError, Tokens, encode_report, l
 from worker.eval.runner import RunOptions, run_eval
 from worker.eval.snapshots import cache_root
 
-EXIT_BAD_INPUT = 2
-EXIT_MODELS_UNAVAILABLE = 4
 DEFAULT_JOBS = 3
 
 
@@ -79,14 +78,14 @@ class EvalProgress:
             self.stream.flush()
 
 
-def compare_command(a: str, b: str, out: TextIO, err: TextIO) -> int:
+def compare_command(a: str, b: str, out: TextIO, err: TextIO) -> ExitCode:
     try:
         first, second = load_report(Path(a)), load_report(Path(b))
     except ReportError as exc:
         err.write(f"kimi-review eval --compare: {exc}\n")
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     out.write(render_compare(first, second))
-    return 0
+    return ExitCode.OK
 
 
 def _write(report: EvalReport, json_target: str | None, out: TextIO, err: TextIO) -> bool:
@@ -104,15 +103,15 @@ def _write(report: EvalReport, json_target: str | None, out: TextIO, err: TextIO
     return True
 
 
-def _exit_code(report: EvalReport) -> int:
+def _exit_code(report: EvalReport) -> ExitCode:
     if report.totals.failed:
-        return EXIT_MODELS_UNAVAILABLE
-    return EXIT_BAD_INPUT if report.invalid else 0
+        return ExitCode.MODELS_UNAVAILABLE
+    return ExitCode.BAD_INPUT if report.invalid else ExitCode.OK
 
 
 async def eval_command(
     settings: Settings, args: argparse.Namespace, *, out: TextIO, err: TextIO
-) -> int:
+) -> ExitCode:
     root = Path(args.dir)
     cases, invalid = load_dataset(root)
     for bad in invalid:
@@ -121,7 +120,7 @@ async def eval_command(
         err.write(
             f"kimi-review eval: no usable case in {root} (a case is a folder with case.toml)\n"
         )
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     options = RunOptions(
         cache=cache_root(os.environ),
         judge=not args.no_judge,
@@ -136,24 +135,24 @@ async def eval_command(
     finally:
         progress.finish()
     if not _write(report, args.json, out, err):
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     return _exit_code(report)
 
 
-def run_eval_command(args: argparse.Namespace, settings: Callable[[], Settings]) -> int:
+def run_eval_command(args: argparse.Namespace, settings: Callable[[], Settings]) -> ExitCode:
     """The `eval` subcommand: `settings` loads them (exits 2 on a bad environment)."""
     if args.compare:
         if args.dir is not None:
             print("kimi-review eval: give DIR or --compare A B, not both", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return ExitCode.BAD_INPUT
         return compare_command(args.compare[0], args.compare[1], sys.stdout, sys.stderr)
     if args.dir is None:
         print("kimi-review eval: give a dataset folder DIR (or --compare A B)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     if args.jobs < 1:
         print("kimi-review eval: --jobs must be 1 or more", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     if not Path(args.dir).is_dir():
         print(f"kimi-review eval: {args.dir}: not a directory", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     return asyncio.run(eval_command(settings(), args, out=sys.stdout, err=sys.stderr))

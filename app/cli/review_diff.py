@@ -20,6 +20,7 @@ from typing import TextIO
 
 import structlog
 
+from app.cli.exit_codes import ExitCode
 from app.cli.report import render_json, render_text
 from worker.config import Settings
 from worker.diff.local import LocalDiffError, changed_files_from_diff
@@ -28,8 +29,6 @@ from worker.llm.errors import ModelsUnavailable
 from worker.review.local import LocalChange, open_local_models, review_local
 
 log = structlog.get_logger("kimi_review.oneshot")
-EXIT_BAD_INPUT = 2
-EXIT_MODELS_UNAVAILABLE = 4
 DEFAULT_TITLE = "Local changes"
 DEFAULT_DESCRIPTION = "A local diff reviewed from the command line."
 GIT_TIMEOUT = 10
@@ -127,16 +126,16 @@ async def review_diff(
     out: TextIO,
     err: TextIO,
     request: DiffRequest | None = None,
-) -> int:
+) -> ExitCode:
     """Review a unified diff and print the findings; returns the exit code."""
     try:
         files = changed_files_from_diff(text)
     except LocalDiffError as exc:
         err.write(f"kimi-review review --diff: {exc}\n")
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     if settings.llm.main is None:  # Settings.require("review_diff") guarantees it; kept for mypy
         err.write("kimi-review review --diff: API_OPEN_AI_API_KEY is required\n")
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     cwd = Path.cwd()
     title, description, repo = resolve_change(request or DiffRequest(), cwd)
     change = LocalChange(files, title, description, (repo or cwd).name, repo)
@@ -147,10 +146,10 @@ async def review_diff(
         except ModelsUnavailable as exc:
             progress.finish()
             err.write(f"kimi-review review --diff: {exc}\n")
-            return EXIT_MODELS_UNAVAILABLE
+            return ExitCode.MODELS_UNAVAILABLE
     progress.finish()
     if as_json:
         out.write(render_json(review.prepared, review.result).decode())
     else:
         out.write(render_text(review.prepared, review.result))
-    return 0
+    return ExitCode.OK

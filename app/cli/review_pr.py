@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from app.cli.exit_codes import ExitCode
 from app.cli.report import render_json, render_text, terminal_safe
 from app.cli.review_diff import ProgressLine
 from worker.config import Settings
@@ -44,9 +45,6 @@ from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
 from worker.runner.services import github_http_client
 
-EXIT_BAD_INPUT: Final = 2
-EXIT_MODELS_UNAVAILABLE: Final = 4
-EXIT_GITHUB: Final = 5
 PREFIX: Final = "kimi-review review"
 
 # GitHub's rules: owners are letters, digits and single hyphens; repository
@@ -132,7 +130,7 @@ class OneShotHooks:
 
 async def review_pull(
     settings: Settings, pull: PullUrl, *, dry_run: bool, as_json: bool, out: TextIO, err: TextIO
-) -> int:
+) -> ExitCode:
     """Review the PR (posting unless `dry_run`) and print the outcome; the exit code.
 
     A dry run reads with GITHUB_TOKEN when it is set. Posting prefers the
@@ -142,7 +140,7 @@ async def review_pull(
     llm = settings.llm
     if llm.main is None:  # Settings.require("review") guarantees it; kept for mypy
         err.write(f"{PREFIX}: API_OPEN_AI_API_KEY is required\n")
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     warning = host_mismatch(pull, settings.github.api_url)
     if warning:
         err.write(f"{PREFIX}: {warning}\n")
@@ -167,13 +165,13 @@ async def review_pull(
             settings, reader, poster, reviewer, hooks, pull.repo.full_name, progress=progress
         )
         problem: str | None = None
-        code = 0
+        code = ExitCode.OK
         try:
             outcome = await flow.run(ReviewTarget(pull.number, None, full=True, asked=True))
         except ReviewDeferred as exc:
-            problem, code = exc.reason, EXIT_MODELS_UNAVAILABLE
+            problem, code = exc.reason, ExitCode.MODELS_UNAVAILABLE
         except GitHubError as exc:
-            problem, code = github_problem(exc, pull), EXIT_GITHUB
+            problem, code = github_problem(exc, pull), ExitCode.GITHUB_FAILED
         finally:
             progress.finish()
             await reader.close()
@@ -214,7 +212,7 @@ def github_problem(exc: GitHubError, pull: PullUrl) -> str:
     return f"GitHub: {exc}{hint}"
 
 
-def print_outcome(outcome: FlowOutcome, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+def print_outcome(outcome: FlowOutcome, *, as_json: bool, out: TextIO, err: TextIO) -> ExitCode:
     """The findings (text or JSON) and what happened on GitHub; the exit code."""
     status: dict[str, Any] = {
         "status": outcome.status,
@@ -232,9 +230,9 @@ def print_outcome(outcome: FlowOutcome, *, as_json: bool, out: TextIO, err: Text
     url = terminal_safe(outcome.review_url or "")
     if outcome.status == "superseded":
         err.write(f"{PREFIX}: not posted: {outcome.reason}; run the command again\n")
-        return EXIT_GITHUB
+        return ExitCode.GITHUB_FAILED
     if as_json:
-        return 0
+        return ExitCode.OK
     if outcome.status == "posted":
         out.write(f"Review posted: {url}\n")
     elif outcome.status == "already_posted" and outcome.result is not None:
@@ -245,4 +243,4 @@ def print_outcome(outcome: FlowOutcome, *, as_json: bool, out: TextIO, err: Text
         out.write(f"Not posted (--dry-run); head {head}\n")
     else:
         out.write(f"Not reviewed: {outcome.reason}\n")
-    return 0
+    return ExitCode.OK

@@ -15,6 +15,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.cli.exit_codes import ExitCode
 from worker import keys
 from worker.config import Settings
 from worker.quota import usage_report
@@ -22,7 +23,6 @@ from worker.redis_client import redis_client
 from worker.secrets import redact_url
 from worker.usage import UsageReport, render_usage
 
-EXIT_REDIS_UNAVAILABLE = 3
 _SCAN_BATCH = 500
 
 
@@ -66,7 +66,7 @@ def _render(reports: list[tuple[str, UsageReport]], *, many: bool) -> str:
 
 async def print_usage(
     settings: Settings, *, as_json: bool, out: TextIO, err: TextIO, key_id: str | None = None
-) -> int:
+) -> ExitCode:
     url = settings.redis_url.reveal()
     client = redis_client(url, connect_timeout=3, socket_timeout=5)
     wanted = _which(settings, key_id)
@@ -77,7 +77,7 @@ async def print_usage(
             f"kimi-review usage: Redis at {redact_url(url)} did not answer "
             f"({type(exc).__name__}); usage is recorded there by the workers\n"
         )
-        return EXIT_REDIS_UNAVAILABLE
+        return ExitCode.REDIS_UNAVAILABLE
     finally:
         await client.aclose()
     many = wanted is None
@@ -88,4 +88,4 @@ async def print_usage(
         out.write(msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n")
     else:
         out.write(_render(reports, many=many))
-    return 0
+    return ExitCode.OK

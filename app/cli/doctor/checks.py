@@ -22,6 +22,7 @@ from redis.exceptions import AuthenticationError, RedisError
 
 from app.cli.doctor.github import github_checks
 from app.cli.doctor.report import Check, exit_code, render_checklist
+from app.cli.exit_codes import ExitCode
 from worker.config import ModelEndpoint, Settings, load_settings
 from worker.envparse import SettingsError
 from worker.llm.advice import url_variable
@@ -220,7 +221,7 @@ def known_secrets(environ: Mapping[str, str]) -> list[str]:
     return [value for value in found if value.strip()]
 
 
-def doctor_main(environ: Mapping[str, str], out: TextIO) -> int:
+def doctor_main(environ: Mapping[str, str], out: TextIO) -> ExitCode:
     """Run every check, print the checklist, return the exit code (1 on any ✗)."""
     checks = asyncio.run(run_doctor(environ))
     out.write(render_checklist(checks, known_secrets(environ)))

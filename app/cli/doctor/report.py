@@ -14,13 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from app.cli.exit_codes import ExitCode
 from worker.secrets import scrub
 
 Status = Literal["pass", "warn", "fail"]
 
 MARKS: Final[dict[Status, str]] = {"pass": "✓", "warn": "!", "fail": "✗"}
-EXIT_ALL_PASSED: Final = 0
-EXIT_SOME_FAILED: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +36,9 @@ class Check:
         return self.status == "fail"
 
 
-def exit_code(checks: Iterable[Check]) -> int:
+def exit_code(checks: Iterable[Check]) -> ExitCode:
     """1 when any check failed; warnings are allowed."""
-    return EXIT_SOME_FAILED if any(check.failed for check in checks) else EXIT_ALL_PASSED
+    return ExitCode.CHECKS_FAILED if any(check.failed for check in checks) else ExitCode.OK
 
 
 def summary(checks: Sequence[Check]) -> str:
