@@ -40,6 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from worker import keys
+from worker.backoff import jittered_backoff
 from worker.call_guards import ConcurrencyGate, GateLeaseLost
 from worker.config import ModelEndpoint
 from worker.gate import aimd as gate_aimd
@@ -62,7 +63,8 @@ def _text(value: Any) -> str:
 
 
 def _backoff(attempt: int) -> float:
-    return min(2.0, 0.05 * 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
+    """50 ms doubling to 2 s while Redis does not answer a gate script."""
+    return jittered_backoff(attempt, base=0.05, cap=2.0, jitter=random.random())  # noqa: S311
 
 
 class RedisGate:

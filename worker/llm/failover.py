@@ -33,6 +33,7 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from worker import metrics as pipeline_metrics
+from worker.backoff import jittered_backoff
 from worker.call_guards import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
 from worker.config import ModelEndpoint
 from worker.llm.advice import AGENTS_ONLY, auth_advice, short_reason
@@ -67,8 +68,9 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, jitter: float) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random (jitter in [0, 1))."""
-        ceiling = min(self.backoff_cap, self.backoff_base * float(2**attempt))
-        return ceiling / 2 + jitter * ceiling / 2
+        return jittered_backoff(
+            attempt, base=self.backoff_base, cap=self.backoff_cap, jitter=jitter
+        )
 
 
 @runtime_checkable

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from worker.backoff import jittered_backoff
+
 MAX_FAILURES: Final = 8
 MIN_WAIT: Final = 5.0
 FAILURE_BASE: Final = 30.0
@@ -39,10 +41,7 @@ class RetryDecision:
 
 def backoff(attempt: int, base: float, jitter: float) -> float:
     """base·2^attempt capped at MAX_BACKOFF, the upper half jittered (jitter in [0, 1))."""
-    # The exponent is capped first: 2.0 ** 1024 overflows, and a long outage
-    # counts thousands of deferrals.
-    ceiling = min(MAX_BACKOFF, base * 2.0 ** min(max(0, attempt), 32))
-    return ceiling / 2 + jitter * ceiling / 2
+    return jittered_backoff(attempt, base=base, cap=MAX_BACKOFF, jitter=jitter)
 
 
 def next_attempt(
