@@ -39,6 +39,7 @@ from worker.github.errors import (
     GitHubUnavailable,
     error_for_status,
 )
+from worker.github.sansio import error_message
 from worker.secrets import Secret
 from worker.version import user_agent
 
@@ -286,13 +287,7 @@ class AppTokenSource:
 
 
 def _message_of(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.reason_phrase
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return str(data["message"])
-    return response.reason_phrase
+    return error_message(response.content) or response.reason_phrase
 
 
 def token_source(

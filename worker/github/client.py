@@ -41,6 +41,7 @@ from worker.github.errors import (
     retry_step,
 )
 from worker.github.models import CompareResult, DiffEntry, FileBlob, PullRequestInfo
+from worker.github.sansio import error_message
 from worker.secrets import Secret
 from worker.version import user_agent
 
@@ -285,11 +286,7 @@ def _raw(content: ContentFile) -> dict[str, Any]:
 
 def _translate(exc: GithubException, *, what: str, url: str) -> GitHubError:
     data = exc.data
-    message = ""
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        message = str(data["message"])
-    elif isinstance(data, str):
-        message = data[:200]
+    message = error_message(data) or (data[:200] if isinstance(data, str) else "")
     headers = {str(k): str(v) for k, v in (exc.headers or {}).items()}
     return error_for_status(exc.status, message, headers, url=url, what=what, now=time.time())
 

@@ -39,6 +39,7 @@ from worker.github.errors import (
     GitHubUnavailable,
     error_for_status,
 )
+from worker.github.sansio import error_message
 
 log = structlog.get_logger("kimi_review.sweeper")
 
@@ -268,11 +269,7 @@ async def _request(
 
 
 def _message_of(response: httpx.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return message if isinstance(message, str) else response.reason_phrase
+    return error_message(response.content) or response.reason_phrase
 
 
 async def redelivery_sweep_job(ctx: dict[str, Any]) -> str:

@@ -34,6 +34,7 @@ from worker.github.errors import (
 )
 from worker.github.pacing import WritePacer
 from worker.github.paging import MAX_PAGES, PER_PAGE, Item, Match, check_link, link, page_number
+from worker.github.sansio import error_message
 from worker.version import user_agent
 
 log = structlog.get_logger(__name__)
@@ -217,16 +218,9 @@ class GitHubRest:
         return response
 
     def _error(self, response: httpx.Response, *, what: str) -> GitHubError:
-        message = ""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            message = body["message"]
         return error_for_status(
             response.status_code,
-            message,
+            error_message(response.content) or "",
             dict(response.headers),
             url=f"{self._api_url}{self.repo_path}",
             what=what,

@@ -40,13 +40,13 @@ a review behind, and a second one must never be posted.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Final, Literal
 
 import msgspec
 
+from worker.github.sansio import error_texts
 from worker.publish.findings import Placement, collapse_ranges, demote_rejected
 
 RejectionKind = Literal[
@@ -67,7 +67,7 @@ class Rejection(msgspec.Struct, frozen=True):
 
 def read_rejection(error_body: bytes | str | Mapping[str, object]) -> Rejection:
     """Classify a 422 body of `POST .../pulls/{n}/reviews` (see the module docstring)."""
-    texts = _texts_of(error_body)
+    texts = error_texts(error_body)
     kinds: set[RejectionKind] = set()
     for text in texts:
         lowered = text.lower().replace("_", " ")
@@ -191,31 +191,3 @@ class Bisection(msgspec.Struct, frozen=True, kw_only=True):
 
 
 RecoveryStep = Stop | ClearPendingThenRetry | Repost | Bisection
-
-
-def _texts_of(error_body: bytes | str | Mapping[str, object]) -> list[str]:
-    body: object = error_body
-    if isinstance(error_body, bytes | str):
-        try:
-            body = json.loads(error_body)
-        except ValueError:
-            return [
-                error_body.decode("utf-8", "replace")
-                if isinstance(error_body, bytes)
-                else error_body
-            ]
-    if not isinstance(body, Mapping):
-        return [str(body)]
-    texts: list[str] = []
-    errors = body.get("errors")
-    for error in errors if isinstance(errors, list) else []:
-        if isinstance(error, Mapping):
-            texts.append(
-                " ".join(str(error.get(k, "")) for k in ("field", "message", "code")).strip()
-            )
-        else:
-            texts.append(str(error))
-    message = body.get("message")
-    if isinstance(message, str) and message:
-        texts.append(message)
-    return texts

@@ -15,6 +15,7 @@ import httpx
 from app.cli.doctor.report import Check
 from worker.config import GitHubSettings
 from worker.github.auth import app_headers, make_app_jwt
+from worker.github.sansio import error_message
 from worker.secrets import Secret, redact_url
 
 
@@ -23,11 +24,8 @@ async def _get(http: httpx.AsyncClient, url: str, token: Secret, scheme: str) ->
 
 
 def _github_error(response: httpx.Response) -> str:
-    try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return f"HTTP {response.status_code}" + (f": {message}" if isinstance(message, str) else "")
+    message = error_message(response.content)
+    return f"HTTP {response.status_code}" + (f": {message}" if message is not None else "")
 
 
 async def app_checks(
