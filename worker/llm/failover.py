@@ -97,6 +97,8 @@ class Served:
     role: Role
     model: str
     notes: tuple[str, ...] = ()
+    # The note that says why the fallback served (also in `notes`), for the summary.
+    fallback_note: str | None = None
 
 
 class _Unavailable(Exception):
@@ -170,7 +172,7 @@ class Failover:
             raise ModelsUnavailable(reasons, _earliest(hints)) from None
         model = self.fallback.client.endpoint.model
         note = f"fallback served ({model}): {reasons[0]}"
-        return Served(reply, "fallback", model, (note,))
+        return Served(reply, "fallback", model, (note,), fallback_note=note)
 
     async def _main_paused(self) -> QuotaPaused | None:
         guard = self.main.quota

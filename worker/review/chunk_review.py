@@ -43,8 +43,10 @@ class ChunkResult:
     """What the review job keeps for one chunk.
 
     `answer` is None when the chunk was dropped (unparsable twice); `notes`
-    then say so. `usage` sums every call made for the chunk. The model's
-    reasoning text is never here, only its length.
+    then say so and `drop_note` is that note. `fallback_note` is the note
+    saying why the fallback served, if it did. `usage` sums every call made
+    for the chunk. The model's reasoning text is never here, only its length.
+    New fields have defaults: a checkpoint written before them still decodes.
     """
 
     answer: ChunkAnswer | None
@@ -55,6 +57,8 @@ class ChunkResult:
     thinking: bool
     reasoning_chars: int = 0
     repaired: bool = False
+    fallback_note: str | None = None
+    drop_note: str | None = None
 
 
 def strip_code_fence(text: str) -> str:
@@ -141,6 +145,8 @@ class ChunkReviewer:
             thinking=thinking,
             reasoning_chars=sum(s.reply.reasoning_chars for s in calls),
             repaired=answer is not None and len(calls) > 1,
+            fallback_note=next((s.fallback_note for s in calls if s.fallback_note), None),
+            drop_note=extra[0] if answer is None and extra else None,
         )
 
 

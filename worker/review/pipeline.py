@@ -300,9 +300,9 @@ def conclude_review(
             models.append(result.model)
         if result.role == "fallback":
             fallback_model = result.model
-            fallback_reason = next((n for n in result.notes if "fallback" in n), None)
+            fallback_reason = result.fallback_note
         if result.answer is None:
-            reason = next((n for n in result.notes if "dropped" in n), "unusable answer")
+            reason = result.drop_note or "unusable answer"
             dropped.append(DroppedChunk(chunk.id, reason, list(chunk.paths)))
             continue
         findings.extend(
