@@ -26,9 +26,10 @@ from tests.support.review_world import (
 )
 from worker import keys
 from worker.runner.attempt import AttemptEnded, run_attempt
-from worker.runner.tasks import TaskStore
+from worker.runner.tasks import Lease, TaskStore
 
 SLOW = "pkg/module_0.py"
+LEASE = Lease("kimi-review:test-lock", "me")
 
 
 async def _stored_chunks(world: LocalWorld, redis: aioredis.Redis) -> int:
@@ -72,10 +73,8 @@ async def _attempt(world: LocalWorld) -> AttemptEnded:
     services = world.services(API_LLM_CHUNK_TOKENS="1000")
     try:
         tasks = TaskStore(services.redis)
-        await tasks.acquire("kimi-review:test-lock", "me", 30)
-        return await run_attempt(
-            services, tasks, world.pr_task(), lock="kimi-review:test-lock", token="me"
-        )
+        await tasks.acquire(LEASE, 30)
+        return await run_attempt(services, tasks, world.pr_task(), lease=LEASE)
     finally:
-        await tasks.release("kimi-review:test-lock", "me")
+        await tasks.release(LEASE)
         await services.close()

@@ -18,7 +18,7 @@ from worker.contract import ReviewRequest
 from worker.runner.attempt import run_attempt
 from worker.runner.retry import MAX_FAILURES
 from worker.runner.services import WorkerServices
-from worker.runner.tasks import ReviewTask, TaskStore
+from worker.runner.tasks import Lease, ReviewTask, TaskStore
 
 HOSTILE = "upstream said @here <img src=x onerror=alert(1)> at /srv/app/secret_path.py"
 
@@ -48,8 +48,8 @@ def _last_try(world: World) -> ReviewTask:
 
 
 async def _attempt(services: WorkerServices, task: ReviewTask) -> str:
-    lock = keys.pr_lock(task.request.repo_id, task.request.pr_number)
-    ended = await run_attempt(services, TaskStore(services.redis), task, lock=lock, token="me")
+    lease = Lease(keys.pr_lock(task.request.repo_id, task.request.pr_number), "me")
+    ended = await run_attempt(services, TaskStore(services.redis), task, lease=lease)
     return ended.outcome
 
 

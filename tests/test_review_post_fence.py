@@ -15,7 +15,7 @@ import httpx
 
 from tests.support.local_worker import LocalWorld
 from worker.runner.attempt import run_attempt
-from worker.runner.tasks import TaskStore
+from worker.runner.tasks import Lease, TaskStore
 
 LOCK = "kimi-review:test-lock"
 
@@ -55,13 +55,13 @@ async def test_a_worker_stalled_before_posting_does_not_post_a_second_review(
     a.github_http = httpx.AsyncClient(transport=stall, timeout=10)
     try:
         store_a, store_b = TaskStore(a.redis), TaskStore(b.redis)
-        assert await store_a.acquire(LOCK, "A", 3.0)
+        assert await store_a.acquire(Lease(LOCK, "A"), 3.0)
         task = local_world.pr_task()
-        worker_a = asyncio.create_task(run_attempt(a, store_a, task, lock=LOCK, token="A"))
+        worker_a = asyncio.create_task(run_attempt(a, store_a, task, lease=Lease(LOCK, "A")))
         await stall.stalled.wait()
-        while not await store_b.acquire(LOCK, "B", 30.0):  # A's lease runs out
+        while not await store_b.acquire(Lease(LOCK, "B"), 30.0):  # A's lease runs out
             await asyncio.sleep(0.05)
-        ended_b = await run_attempt(b, store_b, task, lock=LOCK, token="B")
+        ended_b = await run_attempt(b, store_b, task, lease=Lease(LOCK, "B"))
         assert (ended_b.ending, ended_b.outcome) == ("done", "posted")
         stall.resume.set()
         ended_a = await worker_a

@@ -12,7 +12,7 @@ from tests.support.local_worker import PR, LocalWorld
 from worker.github.auth import RepoRef
 from worker.publish.check_run import check_in_progress, check_skipped
 from worker.runner.attempt import run_attempt
-from worker.runner.tasks import ReviewTask, TaskStore
+from worker.runner.tasks import Lease, ReviewTask, TaskStore
 
 PERMISSION = "/repos/{owner}/{repo}/collaborators/{username}/permission"
 
@@ -21,9 +21,9 @@ async def _attempt(world: LocalWorld, task: ReviewTask, **env: str) -> str:
     services = world.services(**env)
     try:
         tasks = TaskStore(services.redis)
-        lock, token = "kimi-review:test-lock", "me"
-        await tasks.acquire(lock, token, 30)
-        ended = await run_attempt(services, tasks, task, lock=lock, token=token)
+        lease = Lease("kimi-review:test-lock", "me")
+        await tasks.acquire(lease, 30)
+        ended = await run_attempt(services, tasks, task, lease=lease)
         return ended.ending
     finally:
         await services.close()

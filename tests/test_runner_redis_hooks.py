@@ -12,7 +12,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from worker import keys
 from worker.contract import REVIEW_FUNCTION, ReviewRequest, encode_request
 from worker.runner.redis_hooks import LAST_REVIEWED_TTL_SECONDS, LeaseLost, WorkerHooks
-from worker.runner.tasks import ReviewTask, TaskStore
+from worker.runner.tasks import Lease, ReviewTask, TaskStore
 
 REPO_ID = 42
 PR = 7
@@ -45,8 +45,7 @@ def hooks_for(
         redis,
         request or review_request(),
         tasks=TaskStore(redis),
-        lock=LOCK,
-        token=token,
+        lease=Lease(LOCK, token),
         quota=None,
     )
 
@@ -168,14 +167,14 @@ async def test_a_command_request_shares_the_prs_last_reviewed_head(
 
 
 async def test_ensure_owner_passes_while_the_lease_is_ours(redis: aioredis.Redis) -> None:
-    assert await TaskStore(redis).acquire(LOCK, TOKEN, 30.0)
+    assert await TaskStore(redis).acquire(Lease(LOCK, TOKEN), 30.0)
     await hooks_for(redis).ensure_owner()
 
 
 async def test_ensure_owner_raises_lease_lost_when_another_worker_holds_it(
     redis: aioredis.Redis,
 ) -> None:
-    assert await TaskStore(redis).acquire(LOCK, "worker-2:review:42:7:aaa", 30.0)
+    assert await TaskStore(redis).acquire(Lease(LOCK, "worker-2:review:42:7:aaa"), 30.0)
     with pytest.raises(LeaseLost, match=LOCK):
         await hooks_for(redis).ensure_owner()
 
@@ -191,11 +190,11 @@ async def test_ensure_owner_raises_after_the_lease_expired_and_was_taken_over(
     redis: aioredis.Redis,
 ) -> None:
     store = TaskStore(redis)
-    assert await store.acquire(LOCK, TOKEN, 0.3)
+    assert await store.acquire(Lease(LOCK, TOKEN), 0.3)
     hooks = hooks_for(redis)
     await hooks.ensure_owner()
     await asyncio.sleep(0.45)
-    assert await store.acquire(LOCK, "worker-2:review:42:7:aaa", 30.0)
+    assert await store.acquire(Lease(LOCK, "worker-2:review:42:7:aaa"), 30.0)
     with pytest.raises(LeaseLost):
         await hooks.ensure_owner()
 
@@ -206,7 +205,7 @@ async def test_ensure_owner_raises_after_the_lease_expired_and_was_taken_over(
 async def test_the_fence_renews_our_lease_for_a_full_ttl_before_the_post(
     redis: aioredis.Redis,
 ) -> None:
-    assert await TaskStore(redis).acquire(LOCK, TOKEN, 1.0)
+    assert await TaskStore(redis).acquire(Lease(LOCK, TOKEN), 1.0)
     await hooks_for(redis).fence()
     assert await redis.pttl(LOCK) > 10_000  # the hooks' lease TTL (20 s), not what was left
 
@@ -214,7 +213,7 @@ async def test_the_fence_renews_our_lease_for_a_full_ttl_before_the_post(
 async def test_the_fence_raises_lease_lost_when_another_worker_holds_the_lease(
     redis: aioredis.Redis,
 ) -> None:
-    assert await TaskStore(redis).acquire(LOCK, "worker-2:review:42:7:aaa", 30.0)
+    assert await TaskStore(redis).acquire(Lease(LOCK, "worker-2:review:42:7:aaa"), 30.0)
     with pytest.raises(LeaseLost, match="not posting"):
         await hooks_for(redis).fence()
     assert (await redis.get(LOCK)) == b"worker-2:review:42:7:aaa"

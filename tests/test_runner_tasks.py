@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from worker import keys
 from worker.contract import ReviewRequest
-from worker.runner.tasks import ReviewTask, TaskStore
+from worker.runner.tasks import Lease, ReviewTask, TaskStore
 
 LOCK = keys.pr_lock(42, 7)
 SHORT_TTL = 0.3
@@ -144,11 +144,11 @@ async def test_due_returns_str_ids(store: TaskStore) -> None:
 
 
 async def test_acquire_is_exclusive_until_released(store: TaskStore) -> None:
-    assert await store.acquire(LOCK, "worker-a", 30.0) is True
-    assert await store.acquire(LOCK, "worker-b", 30.0) is False
-    assert await store.acquire(LOCK, "worker-a", 30.0) is False  # not re-entrant either
-    await store.release(LOCK, "worker-a")
-    assert await store.acquire(LOCK, "worker-b", 30.0) is True
+    assert await store.acquire(Lease(LOCK, "worker-a"), 30.0) is True
+    assert await store.acquire(Lease(LOCK, "worker-b"), 30.0) is False
+    assert await store.acquire(Lease(LOCK, "worker-a"), 30.0) is False  # not re-entrant either
+    await store.release(Lease(LOCK, "worker-a"))
+    assert await store.acquire(Lease(LOCK, "worker-b"), 30.0) is True
 
 
 async def test_concurrent_acquires_let_exactly_one_worker_in(redis_url: str) -> None:
@@ -156,93 +156,95 @@ async def test_concurrent_acquires_let_exactly_one_worker_in(redis_url: str) -> 
     try:
         await clients[0].delete(LOCK)
         stores = [TaskStore(c) for c in clients]
-        won = await asyncio.gather(*(s.acquire(LOCK, f"w{i}", 30.0) for i, s in enumerate(stores)))
+        won = await asyncio.gather(
+            *(s.acquire(Lease(LOCK, f"w{i}"), 30.0) for i, s in enumerate(stores))
+        )
         assert sum(won) == 1
         winner = won.index(True)
-        assert await stores[0].holds(LOCK, f"w{winner}")
+        assert await stores[0].holds(Lease(LOCK, f"w{winner}"))
     finally:
         for c in clients:
             await c.aclose()
 
 
 async def test_holds_is_true_only_for_the_holder(store: TaskStore) -> None:
-    assert await store.holds(LOCK, "worker-a") is False
-    await store.acquire(LOCK, "worker-a", 30.0)
-    assert await store.holds(LOCK, "worker-a") is True
-    assert await store.holds(LOCK, "worker-b") is False
+    assert await store.holds(Lease(LOCK, "worker-a")) is False
+    await store.acquire(Lease(LOCK, "worker-a"), 30.0)
+    assert await store.holds(Lease(LOCK, "worker-a")) is True
+    assert await store.holds(Lease(LOCK, "worker-b")) is False
 
 
 async def test_the_lease_sets_a_ttl(store: TaskStore, redis: aioredis.Redis) -> None:
-    await store.acquire(LOCK, "worker-a", 20.0)
+    await store.acquire(Lease(LOCK, "worker-a"), 20.0)
     assert 19_000 < await redis.pttl(LOCK) <= 20_000
 
 
 async def test_the_holder_renews_its_lease(store: TaskStore, redis: aioredis.Redis) -> None:
-    await store.acquire(LOCK, "worker-a", 5.0)
-    assert await store.renew(LOCK, "worker-a", 60.0) is True
+    await store.acquire(Lease(LOCK, "worker-a"), 5.0)
+    assert await store.renew(Lease(LOCK, "worker-a"), 60.0) is True
     assert 59_000 < await redis.pttl(LOCK) <= 60_000
-    assert await store.holds(LOCK, "worker-a")
+    assert await store.holds(Lease(LOCK, "worker-a"))
 
 
 async def test_a_non_holder_cannot_renew(store: TaskStore, redis: aioredis.Redis) -> None:
-    await store.acquire(LOCK, "worker-a", 5.0)
-    assert await store.renew(LOCK, "worker-b", 60.0) is False
+    await store.acquire(Lease(LOCK, "worker-a"), 5.0)
+    assert await store.renew(Lease(LOCK, "worker-b"), 60.0) is False
     assert await redis.pttl(LOCK) <= 5_000
-    assert await store.holds(LOCK, "worker-a")
+    assert await store.holds(Lease(LOCK, "worker-a"))
 
 
 async def test_renewing_a_lease_nobody_holds_fails_and_does_not_create_it(
     store: TaskStore, redis: aioredis.Redis
 ) -> None:
-    assert await store.renew(LOCK, "worker-a", 60.0) is False
+    assert await store.renew(Lease(LOCK, "worker-a"), 60.0) is False
     assert await redis.exists(LOCK) == 0
 
 
 async def test_release_by_a_non_holder_is_a_no_op(store: TaskStore) -> None:
-    await store.acquire(LOCK, "worker-a", 30.0)
-    await store.release(LOCK, "worker-b")
-    assert await store.holds(LOCK, "worker-a")
-    assert await store.acquire(LOCK, "worker-b", 30.0) is False
+    await store.acquire(Lease(LOCK, "worker-a"), 30.0)
+    await store.release(Lease(LOCK, "worker-b"))
+    assert await store.holds(Lease(LOCK, "worker-a"))
+    assert await store.acquire(Lease(LOCK, "worker-b"), 30.0) is False
 
 
 async def test_releasing_a_lease_nobody_holds_is_a_no_op(store: TaskStore) -> None:
-    await store.release(LOCK, "worker-a")
-    assert await store.acquire(LOCK, "worker-a", 30.0) is True
+    await store.release(Lease(LOCK, "worker-a"))
+    assert await store.acquire(Lease(LOCK, "worker-a"), 30.0) is True
 
 
 async def test_a_lease_expires_after_its_ttl(store: TaskStore) -> None:
-    await store.acquire(LOCK, "worker-a", SHORT_TTL)
-    assert await store.acquire(LOCK, "worker-b", SHORT_TTL) is False
+    await store.acquire(Lease(LOCK, "worker-a"), SHORT_TTL)
+    assert await store.acquire(Lease(LOCK, "worker-b"), SHORT_TTL) is False
     await asyncio.sleep(SHORT_TTL + 0.15)
-    assert await store.holds(LOCK, "worker-a") is False
-    assert await store.acquire(LOCK, "worker-b", SHORT_TTL) is True
+    assert await store.holds(Lease(LOCK, "worker-a")) is False
+    assert await store.acquire(Lease(LOCK, "worker-b"), SHORT_TTL) is True
 
 
 async def test_a_renewed_lease_outlives_its_first_ttl(store: TaskStore) -> None:
-    await store.acquire(LOCK, "worker-a", SHORT_TTL)
+    await store.acquire(Lease(LOCK, "worker-a"), SHORT_TTL)
     await asyncio.sleep(SHORT_TTL / 2)
-    assert await store.renew(LOCK, "worker-a", SHORT_TTL * 3)
+    assert await store.renew(Lease(LOCK, "worker-a"), SHORT_TTL * 3)
     await asyncio.sleep(SHORT_TTL)
-    assert await store.holds(LOCK, "worker-a")
+    assert await store.holds(Lease(LOCK, "worker-a"))
 
 
 async def test_after_expiry_and_takeover_the_old_token_can_neither_renew_nor_release(
     store: TaskStore,
 ) -> None:
-    await store.acquire(LOCK, "stalled-worker", SHORT_TTL)
+    await store.acquire(Lease(LOCK, "stalled-worker"), SHORT_TTL)
     await asyncio.sleep(SHORT_TTL + 0.15)
-    assert await store.acquire(LOCK, "new-owner", 30.0) is True
+    assert await store.acquire(Lease(LOCK, "new-owner"), 30.0) is True
 
-    assert await store.renew(LOCK, "stalled-worker", 30.0) is False
-    await store.release(LOCK, "stalled-worker")
-    assert await store.holds(LOCK, "stalled-worker") is False
-    assert await store.holds(LOCK, "new-owner") is True
-    assert await store.renew(LOCK, "new-owner", 30.0) is True
+    assert await store.renew(Lease(LOCK, "stalled-worker"), 30.0) is False
+    await store.release(Lease(LOCK, "stalled-worker"))
+    assert await store.holds(Lease(LOCK, "stalled-worker")) is False
+    assert await store.holds(Lease(LOCK, "new-owner")) is True
+    assert await store.renew(Lease(LOCK, "new-owner"), 30.0) is True
 
 
 async def test_leases_of_different_prs_are_independent(store: TaskStore) -> None:
     other = keys.pr_lock(42, 8)
-    assert await store.acquire(LOCK, "worker-a", 30.0)
-    assert await store.acquire(other, "worker-b", 30.0)
-    await store.release(LOCK, "worker-a")
-    assert await store.holds(other, "worker-b")
+    assert await store.acquire(Lease(LOCK, "worker-a"), 30.0)
+    assert await store.acquire(Lease(other, "worker-b"), 30.0)
+    await store.release(Lease(LOCK, "worker-a"))
+    assert await store.holds(Lease(other, "worker-b"))

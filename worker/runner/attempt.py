@@ -32,7 +32,7 @@ from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTa
 from worker.runner.redis_hooks import LeaseLost, WorkerHooks
 from worker.runner.retry import Kind, next_attempt
 from worker.runner.services import WorkerServices
-from worker.runner.tasks import ReviewTask, TaskStore
+from worker.runner.tasks import Lease, ReviewTask, TaskStore
 from worker.usage import finish_review
 
 log = structlog.get_logger("kimi_review.attempt")
@@ -68,7 +68,7 @@ def target_of(request: ReviewRequest) -> ReviewTarget:
 
 
 async def run_attempt(
-    services: WorkerServices, tasks: TaskStore, task: ReviewTask, *, lock: str, token: str
+    services: WorkerServices, tasks: TaskStore, task: ReviewTask, *, lease: Lease
 ) -> AttemptEnded:
     request = task.request
     repo = RepoRef.parse(
@@ -85,8 +85,7 @@ async def run_attempt(
         services.redis,
         request,
         tasks=tasks,
-        lock=lock,
-        token=token,
+        lease=lease,
         quota=services.main_quota,
         lease_ttl=float(services.settings.review_lease),
     )

@@ -22,7 +22,7 @@ from worker import keys
 from worker.contract import ReviewRequest
 from worker.quota import RedisQuota, quota_line
 from worker.review.checkpoints import ReviewCheckpoint
-from worker.runner.tasks import TaskStore
+from worker.runner.tasks import Lease, TaskStore
 
 # The fence sends the review only while at least this share of a fresh lease
 # is left, measured on this process's monotonic clock from before the renewal.
@@ -44,16 +44,14 @@ class WorkerHooks:
         request: ReviewRequest,
         *,
         tasks: TaskStore,
-        lock: str,
-        token: str,
+        lease: Lease,
         quota: RedisQuota | None,
         lease_ttl: float = 20.0,
     ) -> None:
         self._redis = redis
         self._request = request
         self._tasks = tasks
-        self._lock = lock
-        self._token = token
+        self._lease = lease
         self._quota = quota
         self._lease_ttl = lease_ttl
 
@@ -79,8 +77,8 @@ class WorkerHooks:
         return int(found) > 0
 
     async def ensure_owner(self) -> None:
-        if not await self._tasks.holds(self._lock, self._token):
-            raise LeaseLost(f"lease {self._lock} is no longer ours")
+        if not await self._tasks.holds(self._lease):
+            raise LeaseLost(f"lease {self._lease.key} is no longer ours")
 
     async def fence(self) -> None:
         """Renew the lease with our token and check it cannot expire before we send.
@@ -92,10 +90,10 @@ class WorkerHooks:
         lease, another worker may be about to take over: do not send.
         """
         started = time.monotonic()
-        if not await self._tasks.renew(self._lock, self._token, self._lease_ttl):
-            raise LeaseLost(f"lease {self._lock} is no longer ours: not posting")
+        if not await self._tasks.renew(self._lease, self._lease_ttl):
+            raise LeaseLost(f"lease {self._lease.key} is no longer ours: not posting")
         if time.monotonic() - started > self._lease_ttl * FENCE_MARGIN:
-            raise LeaseLost(f"stalled renewing {self._lock}: not posting")
+            raise LeaseLost(f"stalled renewing {self._lease.key}: not posting")
 
     async def quota_line(self) -> str | None:
         if self._quota is None:

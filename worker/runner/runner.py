@@ -31,7 +31,7 @@ from worker import metrics as pipeline_metrics
 from worker.contract import ReviewRequest
 from worker.runner.attempt import AttemptEnded, run_attempt
 from worker.runner.services import WorkerServices
-from worker.runner.tasks import ReviewTask, TaskStore
+from worker.runner.tasks import Lease, ReviewTask, TaskStore
 
 log = structlog.get_logger("kimi_review.runner")
 SWEEP_BATCH: Final = 50
@@ -74,36 +74,38 @@ class ReviewRunner:
         if task is None:
             await self.tasks.drop(task_id)  # a due entry without a record: nothing to run
             return False
-        lock = keys.pr_lock(task.request.repo_id, task.request.pr_number)
-        token = f"{self._process}:{task_id}"
-        if not await self.tasks.acquire(lock, token, self.lease_ttl):
+        lease = Lease(
+            keys.pr_lock(task.request.repo_id, task.request.pr_number),
+            f"{self._process}:{task_id}",
+        )
+        if not await self.tasks.acquire(lease, self.lease_ttl):
             return False
         self._running[task_id] = asyncio.create_task(
-            self._run(task, lock, token), name=f"review:{task_id}"
+            self._run(task, lease), name=f"review:{task_id}"
         )
         return True
 
     # --- one attempt under a lease ------------------------------------------------
-    async def _run(self, task: ReviewTask, lock: str, token: str) -> None:
+    async def _run(self, task: ReviewTask, lease: Lease) -> None:
         me = asyncio.current_task()
         assert me is not None
-        keeper = asyncio.create_task(self._keep_lease(lock, token, me))
+        keeper = asyncio.create_task(self._keep_lease(lease, me))
         try:
             with pipeline_metrics.track_review() as review:
                 review.outcome = "deferred"  # unless the attempt says otherwise
-                await self._attempt(task, lock, token, review)
+                await self._attempt(task, lease, review)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                await self.tasks.release(lock, token)
+                await self.tasks.release(lease)
             self._running.pop(task.task_id, None)
             self._kick.set()  # another task of this PR may be waiting
 
     async def _attempt(
-        self, task: ReviewTask, lock: str, token: str, review: pipeline_metrics.ReviewTracking
+        self, task: ReviewTask, lease: Lease, review: pipeline_metrics.ReviewTracking
     ) -> None:
         try:
-            ended = await run_attempt(self.services, self.tasks, task, lock=lock, token=token)
+            ended = await run_attempt(self.services, self.tasks, task, lease=lease)
             review.outcome = ended.outcome
             await self._settle(ended)
         except asyncio.CancelledError:
@@ -132,19 +134,19 @@ class ReviewRunner:
         await self.tasks.reschedule(ended.task, due=time.time() + ended.retry)
         log.info("review_rescheduled", task=task_id, in_seconds=round(ended.retry, 1))
 
-    async def _keep_lease(self, lock: str, token: str, review: asyncio.Task[None]) -> None:
+    async def _keep_lease(self, lease: Lease, review: asyncio.Task[None]) -> None:
         last_ok = time.monotonic()
         while True:
             await asyncio.sleep(self.lease_ttl / 4)
             try:
-                if not await self.tasks.renew(lock, token, self.lease_ttl):
-                    log.warning("review_lease_taken_over", lock=lock)
+                if not await self.tasks.renew(lease, self.lease_ttl):
+                    log.warning("review_lease_taken_over", lock=lease.key)
                     review.cancel()
                     return
                 last_ok = time.monotonic()
             except (RedisError, OSError) as exc:
                 if time.monotonic() - last_ok > self.lease_ttl * 0.75:
-                    log.warning("review_lease_lost", lock=lock, error=str(exc))
+                    log.warning("review_lease_lost", lock=lease.key, error=str(exc))
                     review.cancel()
                     return
 

@@ -15,6 +15,7 @@ over, resuming from the checkpoints.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import msgspec
@@ -71,6 +72,18 @@ else
 end
 return 'dropped'
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """One holder's claim on a PR: the lease key (`keys.pr_lock`) and the holder's token.
+
+    Every lease operation compares the token, so a worker whose lease expired
+    and was taken over can neither renew nor release the new holder's.
+    """
+
+    key: str
+    token: str
 
 
 class TaskStore:
@@ -143,15 +156,16 @@ class TaskStore:
         return int(await self._redis.zcount(keys.REVIEW_DUE, f"({now}", "+inf"))
 
     # --- the per-PR lease ----------------------------------------------------
-    async def acquire(self, lock: str, token: str, ttl: float) -> bool:
-        return bool(await self._redis.set(lock, token, nx=True, px=int(ttl * 1000)))
+    async def acquire(self, lease: Lease, ttl: float) -> bool:
+        return bool(await self._redis.set(lease.key, lease.token, nx=True, px=int(ttl * 1000)))
 
-    async def renew(self, lock: str, token: str, ttl: float) -> bool:
-        return int(await self._renew(keys=[lock], args=[token, int(ttl * 1000)])) == 1
+    async def renew(self, lease: Lease, ttl: float) -> bool:
+        found = await self._renew(keys=[lease.key], args=[lease.token, int(ttl * 1000)])
+        return int(found) == 1
 
-    async def holds(self, lock: str, token: str) -> bool:
-        value = await self._redis.get(lock)
-        return value is not None and value.decode() == token
+    async def holds(self, lease: Lease) -> bool:
+        value = await self._redis.get(lease.key)
+        return value is not None and value.decode() == lease.token
 
-    async def release(self, lock: str, token: str) -> None:
-        await self._release(keys=[lock], args=[token])
+    async def release(self, lease: Lease) -> None:
+        await self._release(keys=[lease.key], args=[lease.token])
