@@ -45,6 +45,7 @@ from worker.call_guards import ConcurrencyGate, GateLeaseLost
 from worker.config import ModelEndpoint
 from worker.gate import aimd as gate_aimd
 from worker.gate import metrics as gate_metrics
+from worker.gate import replies
 from worker.gate import scripts as gate_lua
 from worker.gate.heartbeat import HeldLeases, LeaseHeartbeat
 from worker.gate.local import LocalGate, UnlimitedGate
@@ -56,10 +57,6 @@ log = structlog.get_logger(__name__)
 
 _LOST = -1
 _EARLY_GRANT_MEMORY_S = 60.0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _backoff(attempt: int) -> float:
@@ -154,7 +151,8 @@ class RedisGate:
     async def snapshot(self) -> GateSnapshot:
         """Gate-wide in-flight, waiting and caps (for `doctor`, metrics, tests)."""
         out = await self._run("peek", [])
-        return GateSnapshot(int(out[2]), int(out[3]), int(out[4]), float(_text(out[5])))
+        now = replies.stats(out)
+        return GateSnapshot(now.in_flight, now.waiting, now.effective_cap, replies.peeked_cap(out))
 
     async def close(self) -> None:
         """Stop this process's keeper and wake listener (leases end with their holds)."""
@@ -207,8 +205,9 @@ class RedisGate:
                 await asyncio.sleep(_backoff(attempt))
                 attempt += 1
                 continue
-            ticket, now_ms = _text(out[5]), int(out[1])
-            if int(out[6]) == 1:
+            reply = replies.entered(out)
+            ticket, now_ms = reply.ticket, reply.stats.now_ms
+            if reply.holds:
                 self._held.add(ticket)
                 return ticket, now_ms
             early = self._early.pop(ticket, None)
@@ -256,9 +255,10 @@ class RedisGate:
 
     async def _run(self, script: str, extra: Sequence[str | int | float]) -> list[Any]:
         out: list[Any] = await self._scripts[script](keys=self._keys, args=self._argv(extra))
-        self._epoch = _text(out[0])
+        now = replies.stats(out)
+        self._epoch = now.epoch
         gate_metrics.observe_state(
-            self.name, in_flight=int(out[2]), waiting=int(out[3]), effective_cap=int(out[4])
+            self.name, in_flight=now.in_flight, waiting=now.waiting, effective_cap=now.effective_cap
         )
         return out
 
@@ -268,8 +268,9 @@ class RedisGate:
             self._blocking = sync_twin(self._redis)
             self._sync_sync = self._blocking.register_script(gate_lua.script(gate_lua.SYNC))
         out: list[Any] = self._sync_sync(keys=self._keys, args=self._argv([len(tickets), *tickets]))
-        self._epoch = _text(out[0])
-        return [_text(raw) for raw in out[5]]
+        reply = replies.synced(out)
+        self._epoch = reply.stats.epoch
+        return reply.lost
 
     def _argv(self, extra: Sequence[str | int | float]) -> list[str | int | float]:
         t = self.timing
@@ -331,7 +332,7 @@ class RedisGate:
                 continue
             attempt = 0
             if item is not None:
-                ticket, _, granted = _text(item[1]).rpartition("\t")
+                ticket, _, granted = replies.text(item[1]).rpartition("\t")
                 self._resolve(ticket, int(granted), from_wake=True)
 
     async def _keep(self) -> None:
@@ -363,9 +364,9 @@ class RedisGate:
         except RedisError as exc:
             log.warning("gate_renew_failed", gate=self.name, error=type(exc).__name__)
             return
-        self._leases_lost([_text(raw) for raw in out[5]])
-        for ticket, raw in zip(waiting, out[6], strict=True):
-            status = _text(raw)
+        reply = replies.synced(out)
+        self._leases_lost(reply.lost)
+        for ticket, status in zip(waiting, reply.statuses, strict=True):
             if status != "w":
                 self._resolve(ticket, _LOST if status == "x" else int(status), from_wake=False)
 
