@@ -29,8 +29,8 @@ from worker.llm.transport import open_http_client
 from worker.publish.poster import ReviewPoster
 from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import ReviewFlow, ReviewTarget
+from worker.review.machinery import github_http_client
 from worker.review.spend import waits_for_maintainer
-from worker.runner.services import github_http_client
 
 PR = 7
 

@@ -29,21 +29,21 @@ from app.cli.exit_codes import ExitCode
 from app.cli.report import render_json, render_text, terminal_safe
 from app.cli.review_diff import ProgressLine
 from worker.config import Settings
-from worker.gate.redis import open_gate
-from worker.github.auth import AppTokenSource, RepoRef, token_source
-from worker.github.client import GitHubReader
+from worker.github.auth import RepoRef, token_source
 from worker.github.errors import GitHubAuthError, GitHubError, GitHubNotFound
-from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
-from worker.github.rest import GitHubRest
-from worker.llm.breaker import LocalBreaker
 from worker.llm.transport import open_http_client
 from worker.publish.check_run import check_skipped
 from worker.publish.poster import ReviewPoster
 from worker.review.checkpoints import MemoryCheckpoint
-from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
-from worker.runner.services import github_http_client
+from worker.review.machinery import (
+    bot_identity,
+    build_model_path,
+    build_poster,
+    build_reader,
+    github_http_client,
+)
 
 PREFIX: Final = "kimi-review review"
 
@@ -147,19 +147,19 @@ async def review_pull(
     hooks = OneShotHooks()
     async with open_http_client(llm) as model_http, github_http_client() as github_http:
         tokens = token_source(settings.github, github_http, prefer_token=dry_run)
-        reader = GitHubReader(pull.repo, tokens, api_url=settings.github.api_url)
+        reader = build_reader(settings.github, pull.repo, tokens)
         poster = None
         if not dry_run:
-            api_url, pacer = settings.github.api_url, WritePacer()
-            rest = GitHubRest(pull.repo, tokens, github_http, api_url=api_url, pacer=pacer)
-            app = tokens if isinstance(tokens, AppTokenSource) else None
-            poster = ReviewPoster(rest, identity=BotIdentity(settings.github.app_slug, app))
-        main_gate = open_gate(llm.main, None)
-        fallback_gate = open_gate(llm.fallback, None) if llm.fallback else None
-        breaker = LocalBreaker()
-        reviewer = build_chunk_reviewer(
-            llm, http=model_http, breaker=breaker, main_gate=main_gate, fallback_gate=fallback_gate
-        )
+            identity = bot_identity(settings.github, tokens)
+            poster = build_poster(
+                settings.github,
+                pull.repo,
+                tokens,
+                github_http,
+                pacer=WritePacer(),
+                identity=identity,
+            )
+        reviewer = build_model_path(llm, model_http, redis=None).reviewer
         progress = ProgressLine(err)
         flow = ReviewFlow(
             settings, reader, poster, reviewer, hooks, pull.repo.full_name, progress=progress

@@ -26,10 +26,10 @@ import httpx
 from worker.call_guards import ConcurrencyGate
 from worker.config import LLMSettings
 from worker.diff.model import ChangedFile
-from worker.gate.redis import open_gate
-from worker.llm.breaker import LocalBreaker
+from worker.llm.breaker import Breaker
 from worker.llm.transport import open_http_client
-from worker.review.chunk_review import ChunkReviewer, build_chunk_reviewer
+from worker.review.chunk_review import ChunkReviewer
+from worker.review.machinery import build_model_path
 from worker.review.pipeline import (
     MemoryChunkStore,
     PreparedReview,
@@ -97,7 +97,7 @@ class LocalModels:
 
     llm: LLMSettings
     reviewer: ChunkReviewer
-    breaker: LocalBreaker
+    breaker: Breaker
     main_gate: ConcurrencyGate
     fallback_gate: ConcurrencyGate | None
     tally: UsageTally
@@ -108,22 +108,13 @@ class LocalModels:
 async def open_local_models(llm: LLMSettings) -> AsyncIterator[LocalModels]:
     """Open the HTTP client, gates, breaker and reviewer; close the client on exit."""
     tally = UsageTally()
-    breaker = LocalBreaker()
     if llm.main is None:
         raise ValueError("API_OPEN_AI_API_KEY: required: the key for the main model")
-    main_gate = open_gate(llm.main, None)
-    fallback_gate = open_gate(llm.fallback, None) if llm.fallback else None
     async with open_http_client(llm) as http:
-        reviewer = build_chunk_reviewer(
-            llm,
-            http=http,
-            breaker=breaker,
-            main_gate=main_gate,
-            fallback_gate=fallback_gate,
-            main_quota=tally,
-            fallback_quota=tally,
+        path = build_model_path(llm, http, redis=None, main_quota=tally, fallback_quota=tally)
+        yield LocalModels(
+            llm, path.reviewer, path.breaker, path.main_gate, path.fallback_gate, tally, http
         )
-        yield LocalModels(llm, reviewer, breaker, main_gate, fallback_gate, tally, http)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ restarting it after a Redis outage, and are closed once at shutdown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 import httpx
 import structlog
@@ -19,31 +18,24 @@ from redis.asyncio import Redis
 
 from worker.call_guards import ConcurrencyGate
 from worker.config import Settings
-from worker.gate.redis import open_gate
 from worker.github.auth import AppTokenSource, RepoRef, TokenSource, token_source
 from worker.github.client import GitHubReader
 from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
-from worker.github.rest import GitHubRest
-from worker.llm.breaker import RedisBreaker
 from worker.llm.transport import open_http_client
 from worker.publish.poster import ReviewPoster
 from worker.quota import RedisQuota, ReviewCeiling, open_quota_guards
 from worker.redis_client import redis_client
-from worker.review.chunk_review import ChunkReviewer, build_chunk_reviewer
-from worker.version import user_agent
+from worker.review.chunk_review import ChunkReviewer
+from worker.review.machinery import (
+    bot_identity,
+    build_model_path,
+    build_poster,
+    build_reader,
+    github_http_client,
+)
 
 log = structlog.get_logger("kimi_review.services")
-GITHUB_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
-
-
-def github_http_client() -> httpx.AsyncClient:
-    """The client for GitHub's REST API: short timeouts, our own User-Agent."""
-    return httpx.AsyncClient(
-        timeout=GITHUB_TIMEOUT,
-        headers={"User-Agent": user_agent()},
-        follow_redirects=False,
-    )
 
 
 @dataclass(slots=True)
@@ -69,24 +61,15 @@ class WorkerServices:
         redis = redis_client(settings.redis_url.reveal())
         model_http = open_http_client(llm)
         github_http = github_http_client()
-        main_gate = open_gate(llm.main, redis)
-        fallback_gate = open_gate(llm.fallback, redis) if llm.fallback else None
         main_quota, fallback_quota = open_quota_guards(redis, settings)
-        reviewer = build_chunk_reviewer(
-            llm,
-            http=model_http,
-            breaker=RedisBreaker(redis),
-            main_gate=main_gate,
-            fallback_gate=fallback_gate,
-            main_quota=main_quota,
-            fallback_quota=fallback_quota,
+        models = build_model_path(
+            llm, model_http, redis=redis, main_quota=main_quota, fallback_quota=fallback_quota
         )
         key_ids = [llm.main.key_id] + ([llm.fallback.key_id] if llm.fallback else [])
         # Even with API_LLM_REVIEW_MAX_TOKENS=0 (no ceiling; reserve() then admits
         # without a Redis call): a repository's `review_max_tokens` may still set one.
         ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
         tokens = token_source(settings.github, github_http)
-        app = tokens if isinstance(tokens, AppTokenSource) else None
         return cls(
             settings=settings,
             redis=redis,
@@ -94,11 +77,11 @@ class WorkerServices:
             github_http=github_http,
             tokens=tokens,
             pacer=WritePacer(),
-            reviewer=reviewer,
-            gates=[g for g in (main_gate, fallback_gate) if g is not None],
+            reviewer=models.reviewer,
+            gates=models.gates,
             main_quota=main_quota,
             ceiling=ceiling,
-            identity=BotIdentity(settings.github.app_slug, app),
+            identity=bot_identity(settings.github, tokens),
         )
 
     @property
@@ -107,17 +90,17 @@ class WorkerServices:
 
     def reader(self, repo: RepoRef) -> GitHubReader:
         """A reader for one repository (close it when the review is done)."""
-        return GitHubReader(repo, self.tokens, api_url=self.settings.github.api_url)
+        return build_reader(self.settings.github, repo, self.tokens)
 
     def poster(self, repo: RepoRef) -> ReviewPoster:
-        rest = GitHubRest(
+        return build_poster(
+            self.settings.github,
             repo,
             self.tokens,
             self.github_http,
-            api_url=self.settings.github.api_url,
             pacer=self.pacer,
+            identity=self.identity,
         )
-        return ReviewPoster(rest, identity=self.identity)
 
     async def close(self) -> None:
         for gate in self.gates:
