@@ -262,3 +262,21 @@ def test_commented_defaults_match_what_the_code_uses_when_unset(tmp_path: Path) 
     for name, value in defaults.items():
         assert listed[name] == value, f"{name}: .env.example shows {listed[name]!r}"
         assert load_settings({**enabled, name: value}) == baseline, name
+
+
+def names_in_the_readme_table() -> set[str]:
+    """The variables named in the first column of the README's Configuration table."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n## Configuration\n")
+    end = text.index("\n### ", start)
+    rows = [line for line in text[start:end].splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def test_the_readme_configuration_table_names_exactly_what_the_product_reads() -> None:
+    """A setting added to worker/config.py without a README row (or a row left for a
+    removed one) is caught here, as .env.example's are above."""
+    named = names_in_the_readme_table()
+    reads = names_the_product_reads()
+    assert sorted(reads - named) == [], "read but missing from the README's table"
+    assert sorted(named - reads) == [], "in the README's table but never read"
