@@ -9,19 +9,21 @@ from tests.fakes.github_state import FakeRepo
 from worker.github.client import GitHubReader
 from worker.github.errors import GitHubRequestFailed
 from worker.repo_config.plan import (
-    CONFIG_PATH,
-    LoadedConfig,
-    RepoConfig,
     ReviewCommand,
     SkipReason,
     comment_cap_for,
     config_error_note,
     decide,
     describe_config,
+    thinking_for,
+)
+from worker.repo_config.read import (
+    CONFIG_PATH,
+    LoadedConfig,
+    RepoConfig,
     parse_repo_config,
     read_pull_request_config,
     read_repo_config,
-    thinking_for,
 )
 from worker.repo_config.schema import MAX_CONFIG_BYTES
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from worker.contract import ReviewRequest
 from worker.publish import messages
 from worker.publish.poster import ReviewPoster
-from worker.repo_config.plan import describe_config, read_repo_config
+from worker.repo_config.plan import describe_config
+from worker.repo_config.read import read_repo_config
 
 if TYPE_CHECKING:
     from worker.review.flow import FlowOutcome, ReviewFlow

@@ -40,7 +40,8 @@ from worker.publish.check_run import (
 from worker.publish.live_check import LiveCheck
 from worker.publish.poster import ReviewPoster
 from worker.publish.summary import SummaryInput, render_summary
-from worker.repo_config.plan import LoadedConfig, ReviewPlan, decide, read_repo_config
+from worker.repo_config.plan import ReviewPlan, decide
+from worker.repo_config.read import LoadedConfig, read_repo_config
 from worker.review.chunk_review import ChunkReviewer
 from worker.review.hooks import Checkpoint, ReviewHooks
 from worker.review.pipeline import (
