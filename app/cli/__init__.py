@@ -3,6 +3,11 @@
 Each subcommand loads the settings once, checks what it needs
 (`Settings.require`) and prints a clear error naming the variable when
 something is missing or wrong, then exits 2 without a traceback.
+
+`app.cli` is the one package that may import both sides, the receiver
+(`app.main` for `serve`) and every worker package; nothing imports it but the
+console script (`kimi-review = "app.cli:main"`). Each command's exit status is
+an `ExitCode` (app/cli/exit_codes.py).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ unpacks each case's repository archive, `judge` asks an LLM which finding
 names which expected issue, `scoring` turns matches into precision, recall
 and F1 (pure), `report` is the JSON report and the comparison of two, and
 `runner` runs the cases through the same one-shot review path as
-`kimi-review review --diff` (worker.review.local). Nothing here imports
-`app`; the command's printing lives in app/cli/eval.py.
+`kimi-review review --diff` (worker.review.local). It may import
+`worker.review` and everything below it; nothing here imports `worker.runner`,
+`worker.main` or `app`; the command's printing lives in app/cli/eval.py.
 """
