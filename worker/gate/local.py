@@ -16,8 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 
-from worker.gate import aimd as gate_aimd
-from worker.gate import metrics as gate_metrics
+from worker.gate import aimd, metrics
 
 _ids = itertools.count()
 
@@ -33,7 +32,7 @@ class LocalGate:
         self.name = name
         self.cap = cap
         self._clock = clock
-        self._aimd = gate_aimd.initial_state(cap)
+        self._aimd = aimd.initial_state(cap)
         self._in_flight = 0
         self._queue: list[tuple[int, int, str, asyncio.Future[None]]] = []
         self._virtual_time = 0
@@ -41,7 +40,7 @@ class LocalGate:
         self._granted_ms: ContextVar[int | None] = ContextVar(
             f"local-gate-granted-{next(_ids)}", default=None
         )
-        gate_metrics.CONFIGURED_CAP.labels(name).set(cap)
+        metrics.CONFIGURED_CAP.labels(name).set(cap)
 
     @property
     def in_flight(self) -> int:
@@ -53,28 +52,28 @@ class LocalGate:
 
     @property
     def effective_cap(self) -> int:
-        return gate_aimd.effective_cap(self._aimd, self.cap)
+        return aimd.effective_cap(self._aimd, self.cap)
 
     def hold(self, review_key: str) -> AbstractAsyncContextManager[None]:
         """Wait for a slot (round-robin across reviews), hold it, release it."""
         return self._hold(review_key)
 
     async def report_rate_limited(self) -> None:
-        gate_metrics.RATE_LIMITED.labels(self.name).inc()
-        self._aimd = gate_aimd.after_rate_limited(
+        metrics.RATE_LIMITED.labels(self.name).inc()
+        self._aimd = aimd.after_rate_limited(
             self._aimd, self.cap, now_ms=self._now_ms(), granted_ms=self._granted_ms.get()
         )
         self._observe()
 
     async def report_success(self) -> None:
-        self._aimd = gate_aimd.after_success(self._aimd, self.cap)
+        self._aimd = aimd.after_success(self._aimd, self.cap)
         self._dispatch()
 
     @asynccontextmanager
     async def _hold(self, review_key: str) -> AsyncIterator[None]:
         started = time.monotonic()
         await self._acquire(review_key)
-        gate_metrics.WAIT_SECONDS.labels(self.name).observe(time.monotonic() - started)
+        metrics.WAIT_SECONDS.labels(self.name).observe(time.monotonic() - started)
         self._granted_ms.set(self._now_ms())
         try:
             yield
@@ -87,7 +86,7 @@ class LocalGate:
             self._in_flight += 1
             self._observe()
             return
-        score = gate_aimd.fair_score(self._virtual_time, self._turns.get(review_key, 0))
+        score = aimd.fair_score(self._virtual_time, self._turns.get(review_key, 0))
         self._turns[review_key] = score
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._queue, (score, next(_ids), review_key, future))
@@ -119,7 +118,7 @@ class LocalGate:
         return int(self._clock() * 1000)
 
     def _observe(self) -> None:
-        gate_metrics.observe_state(
+        metrics.observe_state(
             self.name,
             in_flight=self._in_flight,
             waiting=self.waiting,
@@ -138,7 +137,7 @@ class UnlimitedGate:
         return self._hold()
 
     async def report_rate_limited(self) -> None:
-        gate_metrics.RATE_LIMITED.labels(self.name).inc()
+        metrics.RATE_LIMITED.labels(self.name).inc()
 
     async def report_success(self) -> None:
         return None
@@ -146,9 +145,9 @@ class UnlimitedGate:
     @asynccontextmanager
     async def _hold(self) -> AsyncIterator[None]:
         self.in_flight += 1
-        gate_metrics.IN_FLIGHT.labels(self.name).set(self.in_flight)
+        metrics.IN_FLIGHT.labels(self.name).set(self.in_flight)
         try:
             yield
         finally:
             self.in_flight -= 1
-            gate_metrics.IN_FLIGHT.labels(self.name).set(self.in_flight)
+            metrics.IN_FLIGHT.labels(self.name).set(self.in_flight)

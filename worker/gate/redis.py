@@ -43,10 +43,7 @@ from worker import keys
 from worker.backoff import jittered_backoff
 from worker.call_guards import ConcurrencyGate, GateLeaseLost
 from worker.config import ModelEndpoint
-from worker.gate import aimd as gate_aimd
-from worker.gate import metrics as gate_metrics
-from worker.gate import replies
-from worker.gate import scripts as gate_lua
+from worker.gate import aimd, metrics, replies, scripts
 from worker.gate.heartbeat import HeldLeases, LeaseHeartbeat
 from worker.gate.local import LocalGate, UnlimitedGate
 from worker.gate.timing import GateSnapshot, GateTiming
@@ -95,14 +92,14 @@ class RedisGate:
         self._wake_prefix = keys.gate_wake_prefix(key_id)
         self._process = secrets.token_hex(6)
         self._scripts = {
-            name: redis.register_script(gate_lua.script(body))
+            name: redis.register_script(scripts.script(body))
             for name, body in (
-                ("enter", gate_lua.ENTER),
-                ("leave", gate_lua.LEAVE),
-                ("sync", gate_lua.SYNC),
-                ("decrease", gate_lua.DECREASE),
-                ("increase", gate_lua.INCREASE),
-                ("peek", gate_lua.PEEK),
+                ("enter", scripts.ENTER),
+                ("leave", scripts.LEAVE),
+                ("sync", scripts.SYNC),
+                ("decrease", scripts.DECREASE),
+                ("increase", scripts.INCREASE),
+                ("peek", scripts.PEEK),
             )
         }
         self._epoch = ""
@@ -118,7 +115,7 @@ class RedisGate:
         self._blocking: Any = None  # the heartbeat thread's own client (redis.Redis)
         self._sync_sync: Any = None  # and the SYNC script on it
         self._tasks: list[asyncio.Task[None]] = []
-        gate_metrics.CONFIGURED_CAP.labels(name).set(cap)
+        metrics.CONFIGURED_CAP.labels(name).set(cap)
 
     # --- the ConcurrencyGate protocol ------------------------------------
     def hold(self, review_key: str) -> AbstractAsyncContextManager[None]:
@@ -127,23 +124,21 @@ class RedisGate:
 
     async def report_rate_limited(self) -> None:
         """429 rate-limit: shrink the effective cap, once per congestion event."""
-        gate_metrics.RATE_LIMITED.labels(self.name).inc()
+        metrics.RATE_LIMITED.labels(self.name).inc()
         granted = self._granted_ms.get()
-        args = ["" if granted is None else granted, gate_aimd.DECREASE_FACTOR]
-        await self._advise(
-            "decrease", [*args, gate_aimd.DECREASE_GUARD_MS, gate_aimd.IDLE_RESET_MS]
-        )
+        args = ["" if granted is None else granted, aimd.DECREASE_FACTOR]
+        await self._advise("decrease", [*args, aimd.DECREASE_GUARD_MS, aimd.IDLE_RESET_MS])
 
     async def report_success(self) -> None:
         """A call succeeded: grow the effective cap back toward the configured one."""
         await self._advise(
             "increase",
             [
-                gate_aimd.CAREFUL_LOW,
-                gate_aimd.CAREFUL_SLOWDOWN,
-                gate_aimd.PROBE_MARGIN,
-                gate_aimd.PROBE_SLOWDOWN,
-                gate_aimd.IDLE_RESET_MS,
+                aimd.CAREFUL_LOW,
+                aimd.CAREFUL_SLOWDOWN,
+                aimd.PROBE_MARGIN,
+                aimd.PROBE_SLOWDOWN,
+                aimd.IDLE_RESET_MS,
             ],
         )
 
@@ -174,7 +169,7 @@ class RedisGate:
     async def _hold(self, review_key: str) -> AsyncIterator[None]:
         started = time.monotonic()
         ticket, granted_ms = await self._acquire(review_key)
-        gate_metrics.WAIT_SECONDS.labels(self.name).observe(time.monotonic() - started)
+        metrics.WAIT_SECONDS.labels(self.name).observe(time.monotonic() - started)
         self._granted_ms.set(granted_ms)
         holder = asyncio.current_task()
         try:
@@ -257,7 +252,7 @@ class RedisGate:
         out: list[Any] = await self._scripts[script](keys=self._keys, args=self._argv(extra))
         now = replies.stats(out)
         self._epoch = now.epoch
-        gate_metrics.observe_state(
+        metrics.observe_state(
             self.name, in_flight=now.in_flight, waiting=now.waiting, effective_cap=now.effective_cap
         )
         return out
@@ -266,7 +261,7 @@ class RedisGate:
         """The heartbeat thread's SYNC of held leases (no waiters); the lost ones."""
         if self._sync_sync is None:
             self._blocking = sync_twin(self._redis)
-            self._sync_sync = self._blocking.register_script(gate_lua.script(gate_lua.SYNC))
+            self._sync_sync = self._blocking.register_script(scripts.script(scripts.SYNC))
         out: list[Any] = self._sync_sync(keys=self._keys, args=self._argv([len(tickets), *tickets]))
         reply = replies.synced(out)
         self._epoch = reply.stats.epoch
@@ -310,7 +305,7 @@ class RedisGate:
             held, holder = self._held.discard(ticket)
             if not held:
                 continue  # released meanwhile
-            gate_metrics.LEASES_LOST.labels(self.name).inc()
+            metrics.LEASES_LOST.labels(self.name).inc()
             log.warning("gate_lease_lost", gate=self.name, call_cancelled=holder is not None)
             if holder is not None and not holder.done():
                 self._cut.add(ticket)

@@ -30,7 +30,7 @@ from github.ContentFile import ContentFile
 from github.Repository import Repository
 from urllib3.util.retry import Retry
 
-from worker import metrics as pipeline_metrics
+from worker import metrics
 from worker.github.auth import RepoRef, TokenSource
 from worker.github.errors import (
     GitHubError,
@@ -244,14 +244,14 @@ class GitHubReader:
             except OSError as exc:  # requests' ConnectionError and Timeout are OSErrors
                 error = GitHubUnavailable(f"{what}: {type(exc).__name__}", url=self._api_url)
             else:
-                pipeline_metrics.observe_github_request("GET", 200)
+                metrics.observe_github_request("GET", 200)
                 return found
             finally:
                 if cancelled:  # the thread may still be using this client: never lend it again
                     self._created -= 1
                 else:
                     self._pool.put_nowait(client)
-            pipeline_metrics.observe_github_failure(
+            metrics.observe_github_failure(
                 "GET", error.status, rate_limited=isinstance(error, GitHubRateLimited)
             )
             step = retry_step(
@@ -267,7 +267,7 @@ class GitHubReader:
                 continue
             if isinstance(step, float):
                 rate_retries += 1
-                pipeline_metrics.observe_github_wait("retry_after", step)
+                metrics.observe_github_wait("retry_after", step)
                 await asyncio.sleep(step)
                 continue
             raise error

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
-from worker import metrics as pipeline_metrics
+from worker import metrics
 
 MIN_INTERVAL_SECONDS: Final = 1.0
 PER_MINUTE: Final = 80
@@ -75,7 +75,7 @@ class WritePacer:
         async with lane.lock:
             wait = self.wait_needed(lane_key)
             if wait > 0:
-                pipeline_metrics.observe_github_wait("pacing", wait)
+                metrics.observe_github_wait("pacing", wait)
                 await self.sleep(wait)
             lane.sent.append(self.clock())
             yield

@@ -23,7 +23,7 @@ from typing import Any, Final
 import httpx
 import structlog
 
-from worker import metrics as pipeline_metrics
+from worker import metrics
 from worker.github.auth import API_VERSION, RepoRef, TokenSource
 from worker.github.errors import (
     GitHubError,
@@ -98,7 +98,7 @@ class GitHubRest:
                 return response
             error = self._error(response, what=what)
             if isinstance(error, GitHubRateLimited):
-                pipeline_metrics.observe_github_rate_limited(method)
+                metrics.observe_github_rate_limited(method)
             step = retry_step(
                 error,
                 auth_retried=auth_retried,
@@ -112,7 +112,7 @@ class GitHubRest:
                 continue
             if isinstance(step, float):
                 rate_retries += 1
-                pipeline_metrics.observe_github_wait("retry_after", step)
+                metrics.observe_github_wait("retry_after", step)
                 await self.pacer.sleep(step)
                 continue
             raise error
@@ -212,9 +212,9 @@ class GitHubRest:
                         method, url, headers=headers, json=json, params=params
                     )
         except httpx.HTTPError as exc:
-            pipeline_metrics.observe_github_request(method, None)
+            metrics.observe_github_request(method, None)
             raise GitHubUnavailable(f"{what}: {type(exc).__name__}", url=self._api_url) from None
-        pipeline_metrics.observe_github_request(method, response.status_code)
+        metrics.observe_github_request(method, response.status_code)
         return response
 
     def _error(self, response: httpx.Response, *, what: str) -> GitHubError:

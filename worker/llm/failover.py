@@ -32,7 +32,7 @@ from typing import Protocol, runtime_checkable
 
 import structlog
 
-from worker import metrics as pipeline_metrics
+from worker import metrics
 from worker.backoff import jittered_backoff
 from worker.call_guards import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
 from worker.config import ModelEndpoint
@@ -163,7 +163,7 @@ class Failover:
                 return Served(reply, "main", self.main.client.endpoint.model)
         if self.fallback is None:
             raise ModelsUnavailable(reasons, _earliest(hints))
-        pipeline_metrics.observe_failover(cause)
+        metrics.observe_failover(cause)
         try:
             reply = await self._serve(self.fallback, request, review_key)
         except _Unavailable as exc:
@@ -237,7 +237,7 @@ class Failover:
             else:
                 await route.gate.report_success()
                 u = reply.usage
-                pipeline_metrics.observe_tokens(
+                metrics.observe_tokens(
                     endpoint.role, prompt=u.prompt, completion=u.completion, cached=u.cached
                 )
                 if route.quota is not None:
@@ -261,7 +261,7 @@ class Failover:
         await self._breaker.trip(
             endpoint.key_id, kind=exc.kind, reason=exc.describe(), cooldown=self._cooldown
         )
-        pipeline_metrics.observe_breaker_trip(endpoint.role, exc.kind)
+        metrics.observe_breaker_trip(endpoint.role, exc.kind)
 
 
 @contextmanager
@@ -276,7 +276,7 @@ def _timed(endpoint: ModelEndpoint) -> Iterator[None]:
         yield
     except ModelCallError as exc:
         seconds = time.monotonic() - started
-        pipeline_metrics.observe_llm_call(endpoint.provider, endpoint.role, exc.kind, seconds)
+        metrics.observe_llm_call(endpoint.provider, endpoint.role, exc.kind, seconds)
         raise
     seconds = time.monotonic() - started
-    pipeline_metrics.observe_llm_call(endpoint.provider, endpoint.role, None, seconds)
+    metrics.observe_llm_call(endpoint.provider, endpoint.role, None, seconds)

@@ -26,8 +26,7 @@ from typing import Final
 import structlog
 from redis.exceptions import RedisError
 
-from worker import keys
-from worker import metrics as pipeline_metrics
+from worker import keys, metrics
 from worker.contract import ReviewRequest
 from worker.runner.attempt import AttemptEnded, run_attempt
 from worker.runner.services import WorkerServices
@@ -91,7 +90,7 @@ class ReviewRunner:
         assert me is not None
         keeper = asyncio.create_task(self._keep_lease(lease, me))
         try:
-            with pipeline_metrics.track_review() as review:
+            with metrics.track_review() as review:
                 review.outcome = "deferred"  # unless the attempt says otherwise
                 await self._attempt(task, lease, review)
         finally:
@@ -102,7 +101,7 @@ class ReviewRunner:
             self._kick.set()  # another task of this PR may be waiting
 
     async def _attempt(
-        self, task: ReviewTask, lease: Lease, review: pipeline_metrics.ReviewTracking
+        self, task: ReviewTask, lease: Lease, review: metrics.ReviewTracking
     ) -> None:
         try:
             ended = await run_attempt(self.services, self.tasks, task, lease=lease)
@@ -169,8 +168,8 @@ class ReviewRunner:
         while True:
             try:
                 await self.sweep()
-                await pipeline_metrics.observe_queue_depth(self.services.redis)
-                pipeline_metrics.DEFERRED_REVIEWS.set(await self.tasks.deferred(time.time()))
+                await metrics.observe_queue_depth(self.services.redis)
+                metrics.DEFERRED_REVIEWS.set(await self.tasks.deferred(time.time()))
             except (RedisError, OSError) as exc:
                 log.info("review_sweep_failed", error=str(exc))
             self._kick.clear()
