@@ -1,0 +1,43 @@
+"""Targeted context for a chunk: the head revision's code that explains each hunk.
+
+For every hunk of a chunk this package picks, within a character budget, the
+enclosing function and class, the definitions of the names the changed lines
+use and the callers of the functions they change, from anywhere in the
+repository. Parsing uses tree-sitter grammars shipped in wheels (no network,
+nothing written to disk), with a plain-text fallback for other languages.
+
+Everything here is pure given file texts except `sources`, which reads a
+directory or a git revision. It imports only `worker.diff` (the chunk types):
+never `worker.review`, `worker.github`, `worker.llm` or `app`.
+
+Entry points: `RepoIndex` (built once per review over a `RepoSource`),
+`context_for_chunk` (one chunk's `ContextBlock`) and `render_context` (its
+text for the prompt, to be fenced as untrusted data by the caller).
+"""
+
+from worker.context.index import IndexLimits, RepoIndex
+from worker.context.model import ContextBlock, ContextBudget, Snippet
+from worker.context.render import render_context
+from worker.context.select import context_for_chunk
+from worker.context.sources import (
+    DirectorySource,
+    GitRevisionSource,
+    MappingSource,
+    RepoSource,
+    SourceError,
+)
+
+__all__ = [
+    "ContextBlock",
+    "ContextBudget",
+    "DirectorySource",
+    "GitRevisionSource",
+    "IndexLimits",
+    "MappingSource",
+    "RepoIndex",
+    "RepoSource",
+    "Snippet",
+    "SourceError",
+    "context_for_chunk",
+    "render_context",
+]

@@ -1,0 +1,291 @@
+"""Which grammar parses a file, and which of its node types mean what.
+
+Grammars come from the per-language wheels on PyPI (`tree-sitter-python`, ...):
+compiled into the wheel, loaded on first use, never downloaded. A file whose
+extension has no grammar here is handled by `worker.context.fallback`.
+
+Per language: node types that define something (and of which kind), import
+statements, and three tree-sitter queries: definitions (`@def`), call sites
+(`@name`, the called name) and identifiers (`@id`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Final
+
+from tree_sitter import Language, Parser, Query
+
+from worker.context.model import Kind
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one instance per language
+class LanguageSpec:
+    """What the context stages need to know about one language's syntax tree."""
+
+    name: str
+    load: Callable[[], object]  # the grammar module's `language()` capsule
+    definitions: Mapping[str, Kind]  # node type -> kind of definition
+    imports: frozenset[str]  # node types of import statements
+    calls: str  # query capturing the called name as @name
+    identifiers: str  # query capturing every identifier as @id
+    # Ruby has no import statement: `require "x"` is a call of these names.
+    import_calls: frozenset[str] = field(default_factory=frozenset)
+    # JS/TS: `const f = () => ...` defines `f`; captured as a variable_declarator.
+    extra_definitions: str = ""
+
+
+def _py() -> object:
+    import tree_sitter_python
+
+    return tree_sitter_python.language()
+
+
+def _js() -> object:
+    import tree_sitter_javascript
+
+    return tree_sitter_javascript.language()
+
+
+def _ts() -> object:
+    import tree_sitter_typescript
+
+    return tree_sitter_typescript.language_typescript()
+
+
+def _tsx() -> object:
+    import tree_sitter_typescript
+
+    return tree_sitter_typescript.language_tsx()
+
+
+def _go() -> object:
+    import tree_sitter_go
+
+    return tree_sitter_go.language()
+
+
+def _java() -> object:
+    import tree_sitter_java
+
+    return tree_sitter_java.language()
+
+
+def _ruby() -> object:
+    import tree_sitter_ruby
+
+    return tree_sitter_ruby.language()
+
+
+def _rust() -> object:
+    import tree_sitter_rust
+
+    return tree_sitter_rust.language()
+
+
+_JS_DEFS: Final[Mapping[str, Kind]] = {
+    "function_declaration": "function",
+    "generator_function_declaration": "function",
+    "method_definition": "method",
+    "class_declaration": "class",
+}
+_TS_DEFS: Final[Mapping[str, Kind]] = {
+    **_JS_DEFS,
+    "abstract_class_declaration": "class",
+    "interface_declaration": "interface",
+    "type_alias_declaration": "type",
+    "enum_declaration": "enum",
+    "method_signature": "method",
+    "abstract_method_signature": "method",
+    "function_signature": "function",
+    "internal_module": "module",
+}
+_JS_CALLS: Final = """
+(call_expression function: [(identifier) @name
+                            (member_expression property: (property_identifier) @name)])
+(new_expression constructor: (identifier) @name)
+"""
+_JS_ARROWS: Final = """
+(variable_declarator name: (identifier)
+                     value: [(arrow_function) (function_expression)]) @def
+"""
+
+_PYTHON = LanguageSpec(
+    name="python",
+    load=_py,
+    definitions={"function_definition": "function", "class_definition": "class"},
+    imports=frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
+    calls="(call function: [(identifier) @name (attribute attribute: (identifier) @name)])",
+    identifiers="(identifier) @id",
+)
+_JAVASCRIPT = LanguageSpec(
+    name="javascript",
+    load=_js,
+    definitions=_JS_DEFS,
+    imports=frozenset({"import_statement"}),
+    calls=_JS_CALLS,
+    identifiers="[(identifier) (property_identifier) (shorthand_property_identifier)] @id",
+    extra_definitions=_JS_ARROWS,
+)
+_TS_IDENTIFIERS: Final = "[(identifier) (property_identifier) (type_identifier)] @id"
+_TYPESCRIPT = LanguageSpec(
+    name="typescript",
+    load=_ts,
+    definitions=_TS_DEFS,
+    imports=frozenset({"import_statement"}),
+    calls=_JS_CALLS,
+    identifiers=_TS_IDENTIFIERS,
+    extra_definitions=_JS_ARROWS,
+)
+_TSX = LanguageSpec(
+    name="tsx",
+    load=_tsx,
+    definitions=_TS_DEFS,
+    imports=frozenset({"import_statement"}),
+    calls=_JS_CALLS,
+    identifiers=_TS_IDENTIFIERS,
+    extra_definitions=_JS_ARROWS,
+)
+_GO = LanguageSpec(
+    name="go",
+    load=_go,
+    definitions={
+        "function_declaration": "function",
+        "method_declaration": "method",
+        "type_spec": "type",  # refined to struct/interface by its `type` child
+        "method_elem": "method",
+    },
+    imports=frozenset({"import_declaration"}),
+    calls="""(call_expression function: [(identifier) @name
+                                       (selector_expression field: (field_identifier) @name)])""",
+    identifiers="[(identifier) (field_identifier) (type_identifier)] @id",
+)
+_JAVA = LanguageSpec(
+    name="java",
+    load=_java,
+    definitions={
+        "class_declaration": "class",
+        "interface_declaration": "interface",
+        "enum_declaration": "enum",
+        "record_declaration": "class",
+        "annotation_type_declaration": "interface",
+        "method_declaration": "method",
+        "constructor_declaration": "constructor",
+    },
+    imports=frozenset({"import_declaration"}),
+    calls="""(method_invocation name: (identifier) @name)
+             (object_creation_expression type: (type_identifier) @name)""",
+    identifiers="[(identifier) (type_identifier)] @id",
+)
+_RUBY = LanguageSpec(
+    name="ruby",
+    load=_ruby,
+    definitions={
+        "method": "method",
+        "singleton_method": "method",
+        "class": "class",
+        "module": "module",
+    },
+    imports=frozenset(),
+    calls="(call method: (identifier) @name)",
+    identifiers="[(identifier) (constant)] @id",
+    import_calls=frozenset({"require", "require_relative", "load"}),
+)
+_RUST = LanguageSpec(
+    name="rust",
+    load=_rust,
+    definitions={
+        "function_item": "function",
+        "function_signature_item": "method",
+        "struct_item": "struct",
+        "enum_item": "enum",
+        "union_item": "struct",
+        "trait_item": "trait",
+        "impl_item": "impl",
+        "mod_item": "module",
+        "type_item": "type",
+        "macro_definition": "function",
+    },
+    imports=frozenset({"use_declaration", "extern_crate_declaration"}),
+    calls="""(call_expression function: [(identifier) @name
+                                       (field_expression field: (field_identifier) @name)
+                                       (scoped_identifier name: (identifier) @name)])
+             (macro_invocation macro: (identifier) @name)""",
+    identifiers="[(identifier) (field_identifier) (type_identifier)] @id",
+)
+
+_BY_EXTENSION: Final[Mapping[str, LanguageSpec]] = {
+    ".py": _PYTHON,
+    ".pyi": _PYTHON,
+    ".js": _JAVASCRIPT,
+    ".mjs": _JAVASCRIPT,
+    ".cjs": _JAVASCRIPT,
+    ".jsx": _JAVASCRIPT,
+    ".ts": _TYPESCRIPT,
+    ".mts": _TYPESCRIPT,
+    ".cts": _TYPESCRIPT,
+    ".tsx": _TSX,
+    ".go": _GO,
+    ".java": _JAVA,
+    ".rb": _RUBY,
+    ".rake": _RUBY,
+    ".rs": _RUST,
+}
+
+# Source files without a grammar here: indexed and scoped by plain-text heuristics.
+FALLBACK_EXTENSIONS: Final[frozenset[str]] = frozenset(
+    {".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".cs", ".php", ".kt", ".kts", ".swift",
+     ".scala", ".m", ".mm", ".dart", ".lua", ".pl", ".pm", ".sh", ".bash", ".ex", ".exs",
+     ".erl", ".hs", ".ml", ".clj", ".groovy", ".gradle", ".vue", ".svelte", ".zig", ".nim",
+     ".r", ".jl", ".sql", ".proto"}
+)  # fmt: skip
+
+
+def language_for(path: str) -> LanguageSpec | None:
+    """The grammar for `path` by its extension, or None (plain-text fallback)."""
+    return _BY_EXTENSION.get(posixpath.splitext(path)[1].lower())
+
+
+def is_source(path: str) -> bool:
+    """Whether `path` is code worth indexing (a grammar or a fallback language)."""
+    extension = posixpath.splitext(path)[1].lower()
+    if path.endswith((".min.js", ".min.mjs", ".bundle.js")):
+        return False  # minified: one enormous line, nothing a reviewer reads
+    return extension in _BY_EXTENSION or extension in FALLBACK_EXTENSIONS
+
+
+@cache
+def grammar(spec: LanguageSpec) -> Language:
+    return Language(spec.load())
+
+
+@cache
+def parser(spec: LanguageSpec) -> Parser:
+    return Parser(grammar(spec))
+
+
+@cache
+def definitions_query(spec: LanguageSpec) -> Query:
+    types = " ".join(f"({node_type})" for node_type in spec.definitions)
+    return Query(grammar(spec), f"[{types}] @def\n{spec.extra_definitions}")
+
+
+@cache
+def calls_query(spec: LanguageSpec) -> Query:
+    return Query(grammar(spec), spec.calls)
+
+
+@cache
+def identifiers_query(spec: LanguageSpec) -> Query:
+    return Query(grammar(spec), spec.identifiers)
+
+
+@cache
+def imports_query(spec: LanguageSpec) -> Query | None:
+    if not spec.imports:
+        return None
+    types = " ".join(f"({node_type})" for node_type in sorted(spec.imports))
+    return Query(grammar(spec), f"[{types}] @import")
