@@ -170,3 +170,32 @@ def test_empty_block_renders_nothing() -> None:
     block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)))
     assert block.snippets == ()
     assert render_context(block) == ""
+
+
+def test_an_attribute_is_looked_up_only_near_the_changed_file() -> None:
+    """`check.tags` says nothing of which `tags` is meant; a bare `tags(...)` does."""
+    files = {
+        "far/away/messages.py": "def tags(self):\n    return 'x'\n",
+        "core/registry.py": "def run(check):\n    a = check.tags\n    b = tags_of(check)\n",
+        "core/helpers.py": "def tags_of(check):\n    return check\n",
+    }
+    chunk_file = one_line_change("core/registry.py", files["core/registry.py"], 2, "    a = 1")
+    block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)))
+    assert not any(snippet.path == "far/away/messages.py" for snippet in block.snippets)
+    chunk_file = one_line_change("core/registry.py", files["core/registry.py"], 3, "    b = 1")
+    block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)))
+    assert any("definition of `tags_of`" in snippet.why for snippet in block.snippets)
+
+
+def test_callers_of_a_shared_name_come_only_from_files_that_import_the_module() -> None:
+    """Two classes define `get_domain`: a call in an unrelated file is not shown as a caller."""
+    files = {
+        "sitemaps/base.py": "class Sitemap:\n    def get_domain(self):\n        return 1\n",
+        "docs/ext.py": "class Doc:\n    def get_domain(self):\n        return 2\n\n"
+        "def run(d):\n    return d.get_domain()\n",
+        "views/index.py": "from sitemaps import base\n\ndef index(s):\n    return s.get_domain()\n",
+    }
+    chunk_file = one_line_change("sitemaps/base.py", files["sitemaps/base.py"], 3, "        x")
+    block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)))
+    callers = [snippet.path for snippet in block.snippets if "caller of" in snippet.why]
+    assert callers == ["views/index.py"]

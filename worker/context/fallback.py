@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection
 from typing import Final
 
-from worker.context.model import Definition, FileOutline, Kind
+from worker.context.model import Definition, FileOutline, Identifier, Kind
 
 _KEYWORDS: Final = frozenset(
     """
@@ -128,11 +128,14 @@ def outline_text(path: str, text: str) -> FileOutline:
     )
 
 
-def identifiers_on_lines(text: str, wanted: Collection[int]) -> list[tuple[int, str]]:
+def identifiers_on_lines(text: str, wanted: Collection[int]) -> list[Identifier]:
     lines = text.split("\n")
-    found: list[tuple[int, str]] = []
+    found: list[Identifier] = []
     for line in sorted(wanted):
         if 1 <= line <= len(lines):
-            words = _WORD.findall(_strip_code(lines[line - 1]))
-            found.extend((line, word) for word in words if word not in _KEYWORDS)
+            code = _strip_code(lines[line - 1])
+            for match in _WORD.finditer(code):
+                if match[0] not in _KEYWORDS:
+                    member = code[: match.start()].rstrip().endswith((".", "->"))
+                    found.append(Identifier(line, match[0], member))
     return found

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from worker.context.index import RepoIndex
-from worker.context.model import ContextBudget, Definition, FileOutline
+from worker.context.model import CallSite, ContextBudget, Definition, FileOutline
 from worker.context.scopes import enclosing, identifiers_on_lines, members
 
 _CONSTRUCTORS: Final = frozenset({"__init__", "constructor", "initialize"})
+_MAX_SITES_RANKED: Final = 200  # call sites read and ranked per function, at most
 # Names too common to look up (builtins, receivers, everyday methods and variables): their
 # definitions would be unrelated ones that share the name. One or two characters: a local.
 _COMMON: Final = frozenset(
@@ -118,28 +119,50 @@ def _outline_numbers(outline: FileOutline | None, container: Definition, limit: 
     return sorted(set(numbers))[:limit]
 
 
-def _nearness(target: Target, imports_text: str, definition: Definition) -> int:
-    """0 same file, 1 same directory, 2 a module the file imports, 3 elsewhere."""
-    if definition.path == target.path:
+def _imports_text(outline: FileOutline | None, text: str | None) -> str:
+    if outline is None or text is None:
+        return ""
+    lines = text.split("\n")
+    return "\n".join(lines[n - 1] for n in outline.imports if n <= len(lines))
+
+
+def _nearness(path: str, imports_text: str, other: str) -> int:
+    """How close `other` is to `path`: 0 same file, 1 same directory, 2 imported, 3 elsewhere.
+
+    `imports_text` is `path`'s import lines; they import `other` when they
+    name its module (file stem, or directory for `__init__.py` and kin).
+    """
+    if other == path:
         return 0
-    if posixpath.dirname(definition.path) == posixpath.dirname(target.path):
+    if posixpath.dirname(other) == posixpath.dirname(path):
         return 1
-    stem = posixpath.splitext(posixpath.basename(definition.path))[0]
+    stem = posixpath.splitext(posixpath.basename(other))[0]
     if stem in {"__init__", "index", "mod", "lib", "main"}:
-        stem = posixpath.basename(posixpath.dirname(definition.path))
+        stem = posixpath.basename(posixpath.dirname(other))
     return 2 if stem and re.search(rf"\b{re.escape(stem)}\b", imports_text) else 3
+
+
+def _definition_lines(index: RepoIndex, definition: Definition, budget: ContextBudget) -> list[int]:
+    if definition.is_container:
+        outline = index.outline(definition.path)
+        return _outline_numbers(outline, definition, budget.definition_lines)
+    last = min(definition.end, definition.start + budget.definition_lines - 1)
+    return list(range(definition.start, last + 1))
 
 
 def definitions(
     targets: list[Target], index: RepoIndex, budget: ContextBudget, in_diff: set[str]
 ) -> Iterator[Item]:
-    """Where the names used on changed lines are defined (unambiguous or nearby ones)."""
+    """Where the names used on changed lines are defined (unambiguous or nearby ones).
+
+    A name defined in several places, or used as an attribute (`x.name`: the
+    object's type is unknown), is looked up only in files near the changed one.
+    """
     looked_up: set[str] = set()
     for target in targets:
-        lines = target.text.split("\n")
-        imports_text = "\n".join(lines[n - 1] for n in target.outline.imports if n <= len(lines))
+        imports_text = _imports_text(target.outline, target.text)
         own = {d.name for line in target.changed for d in enclosing(target.outline, line)}
-        for line, name in identifiers_on_lines(target.path, target.text, target.changed):
+        for line, name, member in identifiers_on_lines(target.path, target.text, target.changed):
             if name in looked_up or name in in_diff or name in own or is_common_name(name):
                 continue
             if len(looked_up) >= budget.names_per_chunk:
@@ -148,19 +171,16 @@ def definitions(
             found = index.definitions(name)
             if not found or len(found) > budget.max_candidates:
                 continue  # unknown, or too ambiguous to guess which one is meant
-            ranked = sorted(found, key=lambda d: (_nearness(target, imports_text, d), d.path))
-            if len(found) > 1:  # several: only those the file is close to
-                ranked = [d for d in ranked if _nearness(target, imports_text, d) < 3][:2]
-            for definition in ranked:
+            ranked = sorted(
+                (_nearness(target.path, imports_text, d.path), d.path, d.start, d) for d in found
+            )
+            if len(found) > 1 or member:
+                ranked = [entry for entry in ranked if entry[0] < 3][:2]
+            for *_, definition in ranked:
                 why = f"definition of `{name}` used at {target.path}:{line}"
-                if definition.is_container:
-                    numbers = _outline_numbers(
-                        index.outline(definition.path), definition, budget.definition_lines
-                    )
-                else:
-                    last = min(definition.end, definition.start + budget.definition_lines - 1)
-                    numbers = list(range(definition.start, last + 1))
-                yield Item(definition.path, tuple(numbers), why)
+                yield Item(
+                    definition.path, tuple(_definition_lines(index, definition, budget)), why
+                )
 
 
 def _called_name(target: Target, scope: Definition) -> str:
@@ -173,6 +193,20 @@ def _called_name(target: Target, scope: Definition) -> str:
     return scope.name
 
 
+def _caller_sites(target: Target, scope: Definition, name: str, index: RepoIndex) -> list[CallSite]:
+    """Call sites of `name` outside `scope`, nearest first; only near ones if the name is shared."""
+    shared = len(index.definitions(name)) > 1
+    ranked = []
+    for site in index.call_sites(name)[:_MAX_SITES_RANKED]:
+        if site.path == target.path and scope.start <= site.line <= scope.end:
+            continue  # recursion, or the changed function itself
+        caller_imports = _imports_text(index.outline(site.path), index.text(site.path))
+        nearness = _nearness(site.path, caller_imports, target.path)
+        if nearness < 3 or not shared:
+            ranked.append((nearness, site.path, site.line, site))
+    return [entry[-1] for entry in sorted(ranked)]
+
+
 def callers(
     targets: list[Target], index: RepoIndex, budget: ContextBudget, notes: list[str]
 ) -> Iterator[Item]:
@@ -183,11 +217,7 @@ def callers(
             if len(index.definitions(name)) > budget.max_candidates:
                 notes.append(f"callers of `{name}` not shown: too many definitions share its name")
                 continue
-            sites = [
-                site
-                for site in index.call_sites(name)
-                if not (site.path == target.path and scope.start <= site.line <= scope.end)
-            ]
+            sites = _caller_sites(target, scope, name, index)
             if len(sites) > budget.callers_per_function:
                 notes.append(
                     f"`{name}` has {len(sites)} call sites; {budget.callers_per_function} shown"

@@ -7,7 +7,7 @@ same (path, number) are the same line.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import msgspec
 
@@ -58,6 +58,14 @@ class CallSite(msgspec.Struct, frozen=True, gc=False):
     scope_line: int | None  # first line of the innermost enclosing definition
     scope_end: int | None
     scope: str | None  # that line's text, stripped
+
+
+class Identifier(NamedTuple):
+    """A name used on a line; `member` when it follows `.` or `->` (an attribute)."""
+
+    line: int
+    name: str
+    member: bool
 
 
 class FileOutline(msgspec.Struct, frozen=True):

@@ -24,10 +24,15 @@ from worker.context.languages import (
     language_for,
     parser,
 )
-from worker.context.model import CONTAINER_KINDS, Definition, FileOutline, Kind
+from worker.context.model import CONTAINER_KINDS, Definition, FileOutline, Identifier, Kind
 
 _MAX_SIGNATURE_LINES: Final = 8
 _GO_TYPE_KINDS: Final[dict[str, Kind]] = {"struct_type": "struct", "interface_type": "interface"}
+
+
+def is_member_access(before: bytes) -> bool:
+    """Whether a name follows `.`, `?.`, `&.` or `->`: an attribute of some object."""
+    return before.rstrip().endswith((b".", b"->"))
 
 
 def split_lines(text: str) -> list[str]:
@@ -136,22 +141,26 @@ def _calls(spec: LanguageSpec, root: Node) -> tuple[tuple[tuple[str, int], ...],
     return tuple(calls), import_lines
 
 
-def identifiers_on_lines(path: str, text: str, wanted: Collection[int]) -> list[tuple[int, str]]:
-    """(line, name) of each identifier on the `wanted` lines, in reading order."""
+def identifiers_on_lines(path: str, text: str, wanted: Collection[int]) -> list[Identifier]:
+    """Each identifier on the `wanted` lines, in reading order."""
     if not wanted:
         return []
     spec = language_for(path)
     if spec is None:
         return fallback.identifiers_on_lines(text, wanted)
+    source = text.encode("utf-8", "surrogatepass")
     cursor = QueryCursor(identifiers_query(spec))
     cursor.set_point_range((min(wanted) - 1, 0), (max(wanted), 0))
-    nodes = cursor.captures(parse(spec, text).root_node).get("id", ())
+    nodes = cursor.captures(parser(spec).parse(source).root_node).get("id", ())
     found = {
-        (node.start_point.row + 1, node.start_point.column, _text(node))
+        (node.start_byte, node.start_point.row + 1, _text(node))
         for node in nodes
         if node.start_point.row + 1 in wanted
     }
-    return [(line, name) for line, _, name in sorted(found)]
+    return [
+        Identifier(line, name, is_member_access(source[max(0, start - 8) : start]))
+        for start, line, name in sorted(found)
+    ]
 
 
 def enclosing(outline: FileOutline, line: int) -> list[Definition]:
