@@ -199,3 +199,17 @@ def test_callers_of_a_shared_name_come_only_from_files_that_import_the_module() 
     block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)))
     callers = [snippet.path for snippet in block.snippets if "caller of" in snippet.why]
     assert callers == ["views/index.py"]
+
+
+def test_callers_in_the_product_come_before_callers_in_tests() -> None:
+    files = {
+        "shop/pay.py": "def charge(amount):\n    return amount\n",
+        "a_tests/test_pay.py": "from shop.pay import charge\n\ndef test_it():\n    charge(1)\n",
+        "tests/test_more.py": "from shop.pay import charge\n\ndef test_more():\n    charge(2)\n",
+        "web/view.py": "from shop.pay import charge\n\ndef view():\n    charge(3)\n",
+    }
+    chunk_file = one_line_change("shop/pay.py", files["shop/pay.py"], 2, "    return 0")
+    budget = ContextBudget(callers_per_function=2)
+    block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)), budget=budget)
+    callers = [snippet.path for snippet in block.snippets if "caller of" in snippet.why]
+    assert callers == ["web/view.py", "a_tests/test_pay.py"]

@@ -21,6 +21,7 @@ from worker.context.model import CallSite, ContextBudget, Definition, FileOutlin
 from worker.context.scopes import enclosing, identifiers_on_lines, members
 
 _CONSTRUCTORS: Final = frozenset({"__init__", "constructor", "initialize"})
+_TEST_DIRECTORIES: Final = frozenset({"test", "tests", "spec", "specs", "__tests__", "testing"})
 _MAX_SITES_RANKED: Final = 200  # call sites read and ranked per function, at most
 # Names too common to look up (builtins, receivers, everyday methods and variables): their
 # definitions would be unrelated ones that share the name. One or two characters: a local.
@@ -183,6 +184,17 @@ def definitions(
                 )
 
 
+def is_test_path(path: str) -> bool:
+    """Tests show how code is used, but a caller in the product says more: theirs come last."""
+    name = posixpath.basename(path)
+    directories = path.split("/")[:-1]
+    return (
+        any(part in _TEST_DIRECTORIES for part in directories)
+        or name.startswith("test_")
+        or posixpath.splitext(name)[0].endswith(("_test", "_spec", ".test", ".spec", "Test"))
+    )
+
+
 def _called_name(target: Target, scope: Definition) -> str:
     """The name callers use: a constructor is called by its class's name."""
     if scope.name in _CONSTRUCTORS:
@@ -203,7 +215,7 @@ def _caller_sites(target: Target, scope: Definition, name: str, index: RepoIndex
         caller_imports = _imports_text(index.outline(site.path), index.text(site.path))
         nearness = _nearness(site.path, caller_imports, target.path)
         if nearness < 3 or not shared:
-            ranked.append((nearness, site.path, site.line, site))
+            ranked.append((nearness, is_test_path(site.path), site.path, site.line, site))
     return [entry[-1] for entry in sorted(ranked)]
 
 
