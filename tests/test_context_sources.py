@@ -73,6 +73,24 @@ def test_git_revision_source_reads_the_commit_not_the_working_tree(tmp_path: Pat
     assert [d.name for d in index.definitions("head")] == ["head"]
 
 
+def test_git_revision_source_reads_many_files_through_one_process_and_closes_it(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    contents = {f"m/f{i}.py": f"def f{i}():\n    return {i}\n" * (i + 1) for i in range(30)}
+    contents["m/empty.py"] = ""
+    for path, content in contents.items():
+        _write(repo, path, content)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one")
+    with GitRevisionSource(repo, "HEAD") as source:
+        assert {path: source.read(path) for path in source.list_files()} == contents
+    assert source.read("m/f3.py") == contents["m/f3.py"]  # a closed source reopens its reader
+    source.close()
+
+
 def test_git_revision_source_names_an_unknown_revision(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q")
     with pytest.raises(SourceError, match="ls-tree"):

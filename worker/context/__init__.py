@@ -6,8 +6,8 @@ use and the callers of the functions they change, from anywhere in the
 repository. Parsing uses tree-sitter grammars shipped in wheels (no network,
 nothing written to disk), with a plain-text fallback for other languages.
 
-Everything here is pure given file texts except `sources`, which reads a
-directory or a git revision. It imports only `worker.diff` (the chunk types):
+Everything here is pure given file texts except `sources` and `git_source`,
+which read a directory or a git revision. It imports only `worker.diff` (the chunk types):
 never `worker.review`, `worker.github`, `worker.llm` or `app`.
 
 Entry points: `RepoIndex` (built once per review over a `RepoSource`),
@@ -15,17 +15,12 @@ Entry points: `RepoIndex` (built once per review over a `RepoSource`),
 text for the prompt, to be fenced as untrusted data by the caller).
 """
 
+from worker.context.git_source import GitRevisionSource
 from worker.context.index import IndexLimits, RepoIndex
 from worker.context.model import ContextBlock, ContextBudget, Snippet
 from worker.context.render import render_context
 from worker.context.select import context_for_chunk
-from worker.context.sources import (
-    DirectorySource,
-    GitRevisionSource,
-    MappingSource,
-    RepoSource,
-    SourceError,
-)
+from worker.context.sources import DirectorySource, MappingSource, RepoSource, SourceError
 
 __all__ = [
     "ContextBlock",
