@@ -31,7 +31,7 @@ GAP: Final = "...\n"
 
 def render_snippet(snippet: Snippet) -> str:
     parts = [f"SNIPPET {display_path(snippet.path)}:{snippet.start}-{snippet.end} "]
-    parts.append(f"(why: {snippet.why})\n")
+    parts.append(f"(why: {display_path(snippet.why)})\n")  # paths in it may hold newlines
     previous: int | None = None
     for number, text in snippet.lines:
         if previous is not None and number != previous + 1:

@@ -17,7 +17,9 @@ from worker.context.index import RepoIndex
 from worker.context.model import ContextBlock, ContextBudget, Snippet
 from worker.context.render import snippet_chars
 from worker.diff.chunks import ChunkFile
-from worker.diff.parse import Hunk
+from worker.diff.filters import is_credentials_file
+from worker.diff.masking import mask_secrets
+from worker.diff.parse import DiffLine, Hunk, ParsedFile
 from worker.diff.render import render_diff
 
 
@@ -71,6 +73,23 @@ class _Packer:
         self.seen = set(shown)
         self.snippets: list[Snippet] = []
         self.left_out = 0
+        self.masked_lines = 0
+
+    def _masked(self, path: str, lines: tuple[tuple[int, str], ...]) -> tuple[tuple[int, str], ...]:
+        """Secret-looking values masked exactly as in the diff (worker.diff.masking)."""
+        hunk = Hunk(
+            old_start=0,
+            old_len=0,
+            new_start=lines[0][0],
+            new_len=len(lines),
+            section="",
+            lines=tuple(DiffLine("+", text, None, number) for number, text in lines),
+        )
+        masked = mask_secrets([ParsedFile(path=path, status="modified", hunks=(hunk,))])
+        if not masked.maskings:
+            return lines
+        self.masked_lines += len(masked.maskings)
+        return tuple((line.new or 0, line.text) for line in masked.files[0].hunks[0].lines)
 
     def add(self, item: items.Item, ceiling: int) -> None:
         text = self.index.text(item.path)
@@ -82,8 +101,9 @@ class _Packer:
             for n in item.numbers
             if 1 <= n <= len(file_lines) and (item.path, n) not in self.seen
         )
-        if not lines:
+        if not lines or is_credentials_file(item.path):
             return
+        lines = self._masked(item.path, lines)
         snippet = Snippet(item.path, lines, item.why)
         cost = snippet_chars(snippet)
         room = min(ceiling, self.budget) - self.used
@@ -163,6 +183,8 @@ def context_for_chunk(
     for tier, ceiling in tiers:
         for item in tier:
             packer.add(item, ceiling)
+    if packer.masked_lines:
+        notes.append(f"secret-looking values masked on {packer.masked_lines} context lines")
     if packer.left_out:
         notes.append(f"{packer.left_out} context items left out: budget of {allowed} characters")
     return ContextBlock(
