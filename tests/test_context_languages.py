@@ -90,3 +90,15 @@ def test_outline_names_the_method_and_its_container(case: LanguageCase) -> None:
     kinds = {definition.name: definition.kind for definition in outline.definitions}
     assert kinds[case.method] == "method"
     assert outline.imports, "the service file's import line is found"
+
+
+def test_arrow_functions_in_class_fields_and_objects_are_definitions() -> None:
+    source = (
+        "class Form {\n  handle = (event) => {\n    submit(event);\n  };\n}\n"
+        "const api = { fetchUser: (id) => get(id) };\n"
+    )
+    for path in ("a.js", "a.ts"):
+        outline = outline_file(path, source)
+        kinds = {(d.name, d.kind, d.start) for d in outline.definitions}
+        assert ("handle", "method", 2) in kinds
+        assert ("fetchUser", "function", 6) in kinds

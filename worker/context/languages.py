@@ -111,6 +111,16 @@ _JS_CALLS: Final = """
 _JS_ARROWS: Final = """
 (variable_declarator name: (identifier)
                      value: [(arrow_function) (function_expression)]) @def
+(field_definition property: (property_identifier)
+                  value: [(arrow_function) (function_expression)]) @def
+(pair key: (property_identifier) value: [(arrow_function) (function_expression)]) @def
+"""
+_TS_ARROWS: Final = """
+(variable_declarator name: (identifier)
+                     value: [(arrow_function) (function_expression)]) @def
+(public_field_definition name: (property_identifier)
+                         value: [(arrow_function) (function_expression)]) @def
+(pair key: (property_identifier) value: [(arrow_function) (function_expression)]) @def
 """
 
 _PYTHON = LanguageSpec(
@@ -138,7 +148,7 @@ _TYPESCRIPT = LanguageSpec(
     imports=frozenset({"import_statement"}),
     calls=_JS_CALLS,
     identifiers=_TS_IDENTIFIERS,
-    extra_definitions=_JS_ARROWS,
+    extra_definitions=_TS_ARROWS,
 )
 _TSX = LanguageSpec(
     name="tsx",
@@ -147,7 +157,7 @@ _TSX = LanguageSpec(
     imports=frozenset({"import_statement"}),
     calls=_JS_CALLS,
     identifiers=_TS_IDENTIFIERS,
-    extra_definitions=_JS_ARROWS,
+    extra_definitions=_TS_ARROWS,
 )
 _GO = LanguageSpec(
     name="go",

@@ -27,6 +27,9 @@ from worker.context.languages import (
 from worker.context.model import CONTAINER_KINDS, Definition, FileOutline, Identifier, Kind
 
 _MAX_SIGNATURE_LINES: Final = 8
+# Where a definition's name is: `type` for Rust's `impl Type`, `property`/`key` for
+# JavaScript's `handle = () => ...` class fields and `{ handle: () => ... }` pairs.
+_NAME_FIELDS: Final = ("name", "type", "property", "key")
 _GO_TYPE_KINDS: Final[dict[str, Kind]] = {"struct_type": "struct", "interface_type": "interface"}
 
 
@@ -73,7 +76,10 @@ def _definitions(
     nodes = QueryCursor(definitions_query(spec)).captures(root).get("def", ())
     found: list[Definition] = []
     for node in sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte)):
-        name_node = node.child_by_field_name("name") or node.child_by_field_name("type")
+        name_node = next(
+            (child for field in _NAME_FIELDS if (child := node.child_by_field_name(field))),
+            None,
+        )
         if name_node is None:
             continue  # anonymous: its enclosing named scope stands for it
         kind = spec.definitions.get(node.type, "function")
