@@ -102,3 +102,17 @@ def test_arrow_functions_in_class_fields_and_objects_are_definitions() -> None:
         kinds = {(d.name, d.kind, d.start) for d in outline.definitions}
         assert ("handle", "method", 2) in kinds
         assert ("fetchUser", "function", 6) in kinds
+
+
+def test_every_grammar_loads_from_its_wheel_and_every_query_compiles() -> None:
+    from worker.context import languages
+
+    for extension in (".py", ".js", ".ts", ".tsx", ".go", ".java", ".rb", ".rs"):
+        spec = languages.language_for(f"x{extension}")
+        assert spec is not None
+        languages.definitions_query(spec)
+        languages.calls_query(spec)
+        languages.identifiers_query(spec)
+        languages.imports_query(spec)
+    tsx = outline_file("c.tsx", "export function Card(p: P) {\n  return <div>{p.x}</div>;\n}\n")
+    assert [d.name for d in tsx.definitions] == ["Card"]

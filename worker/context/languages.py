@@ -11,8 +11,9 @@ statements, and three tree-sitter queries: definitions (`@def`), call sites
 
 from __future__ import annotations
 
+import importlib
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Final
@@ -27,7 +28,8 @@ class LanguageSpec:
     """What the context stages need to know about one language's syntax tree."""
 
     name: str
-    load: Callable[[], object]  # the grammar module's `language()` capsule
+    grammar_module: str  # the wheel's module, imported on first use
+
     definitions: Mapping[str, Kind]  # node type -> kind of definition
     imports: frozenset[str]  # node types of import statements
     calls: str  # query capturing the called name as @name
@@ -36,54 +38,7 @@ class LanguageSpec:
     import_calls: frozenset[str] = field(default_factory=frozenset)
     # JS/TS: `const f = () => ...` defines `f`; captured as a variable_declarator.
     extra_definitions: str = ""
-
-
-def _py() -> object:
-    import tree_sitter_python
-
-    return tree_sitter_python.language()
-
-
-def _js() -> object:
-    import tree_sitter_javascript
-
-    return tree_sitter_javascript.language()
-
-
-def _ts() -> object:
-    import tree_sitter_typescript
-
-    return tree_sitter_typescript.language_typescript()
-
-
-def _tsx() -> object:
-    import tree_sitter_typescript
-
-    return tree_sitter_typescript.language_tsx()
-
-
-def _go() -> object:
-    import tree_sitter_go
-
-    return tree_sitter_go.language()
-
-
-def _java() -> object:
-    import tree_sitter_java
-
-    return tree_sitter_java.language()
-
-
-def _ruby() -> object:
-    import tree_sitter_ruby
-
-    return tree_sitter_ruby.language()
-
-
-def _rust() -> object:
-    import tree_sitter_rust
-
-    return tree_sitter_rust.language()
+    grammar_function: str = "language"  # tree_sitter_typescript has two grammars
 
 
 _JS_DEFS: Final[Mapping[str, Kind]] = {
@@ -125,7 +80,7 @@ _TS_ARROWS: Final = """
 
 _PYTHON = LanguageSpec(
     name="python",
-    load=_py,
+    grammar_module="tree_sitter_python",
     definitions={"function_definition": "function", "class_definition": "class"},
     imports=frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
     calls="(call function: [(identifier) @name (attribute attribute: (identifier) @name)])",
@@ -133,7 +88,7 @@ _PYTHON = LanguageSpec(
 )
 _JAVASCRIPT = LanguageSpec(
     name="javascript",
-    load=_js,
+    grammar_module="tree_sitter_javascript",
     definitions=_JS_DEFS,
     imports=frozenset({"import_statement"}),
     calls=_JS_CALLS,
@@ -143,7 +98,8 @@ _JAVASCRIPT = LanguageSpec(
 _TS_IDENTIFIERS: Final = "[(identifier) (property_identifier) (type_identifier)] @id"
 _TYPESCRIPT = LanguageSpec(
     name="typescript",
-    load=_ts,
+    grammar_module="tree_sitter_typescript",
+    grammar_function="language_typescript",
     definitions=_TS_DEFS,
     imports=frozenset({"import_statement"}),
     calls=_JS_CALLS,
@@ -152,7 +108,8 @@ _TYPESCRIPT = LanguageSpec(
 )
 _TSX = LanguageSpec(
     name="tsx",
-    load=_tsx,
+    grammar_module="tree_sitter_typescript",
+    grammar_function="language_tsx",
     definitions=_TS_DEFS,
     imports=frozenset({"import_statement"}),
     calls=_JS_CALLS,
@@ -161,7 +118,7 @@ _TSX = LanguageSpec(
 )
 _GO = LanguageSpec(
     name="go",
-    load=_go,
+    grammar_module="tree_sitter_go",
     definitions={
         "function_declaration": "function",
         "method_declaration": "method",
@@ -175,7 +132,7 @@ _GO = LanguageSpec(
 )
 _JAVA = LanguageSpec(
     name="java",
-    load=_java,
+    grammar_module="tree_sitter_java",
     definitions={
         "class_declaration": "class",
         "interface_declaration": "interface",
@@ -192,7 +149,7 @@ _JAVA = LanguageSpec(
 )
 _RUBY = LanguageSpec(
     name="ruby",
-    load=_ruby,
+    grammar_module="tree_sitter_ruby",
     definitions={
         "method": "method",
         "singleton_method": "method",
@@ -206,7 +163,7 @@ _RUBY = LanguageSpec(
 )
 _RUST = LanguageSpec(
     name="rust",
-    load=_rust,
+    grammar_module="tree_sitter_rust",
     definitions={
         "function_item": "function",
         "function_signature_item": "method",
@@ -269,7 +226,9 @@ def is_source(path: str) -> bool:
 
 @cache
 def grammar(spec: LanguageSpec) -> Language:
-    return Language(spec.load())
+    module = importlib.import_module(spec.grammar_module)
+    capsule: object = getattr(module, spec.grammar_function)()
+    return Language(capsule)
 
 
 @cache
