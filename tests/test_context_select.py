@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -260,3 +263,36 @@ def test_a_changed_file_missing_from_the_head_source_gives_an_empty_block() -> N
     files = {k: v for k, v in PYTHON.files.items() if k != chunk_file.path}
     block = context_for_chunk([chunk_file], RepoIndex(MappingSource(files)))
     assert block.snippets == ()
+
+
+def test_an_explicit_budget_in_characters_wins_over_the_ratio() -> None:
+    chunk_file, _ = case_change(PYTHON)
+    index = RepoIndex(MappingSource(PYTHON.files))
+    block = context_for_chunk([chunk_file], index, budget_chars=250)
+    assert block.budget_chars == 250
+    assert sum(snippet_chars(snippet) for snippet in block.snippets) <= 250
+
+
+def test_threads_building_the_same_index_build_it_once() -> None:
+    """Chunks select their context in worker threads; the first one builds the index."""
+    started = threading.Event()
+
+    class SlowSource(MappingSource):
+        listings = 0
+
+        def list_files(self) -> list[str]:
+            SlowSource.listings += 1
+            started.set()
+            time.sleep(0.2)  # hold the build open while the other thread arrives
+            return sorted(super().list_files())
+
+    index = RepoIndex(SlowSource(PYTHON.files))
+    first = threading.Thread(target=index.build)
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=index.build)
+    second.start()
+    first.join()
+    second.join()
+    assert SlowSource.listings == 1
+    assert index.stats.files_indexed == 3

@@ -13,6 +13,7 @@ snippet is cut from are read again through a small cache.
 from __future__ import annotations
 
 import posixpath
+import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -63,12 +64,19 @@ class RepoIndex:
         self._definitions: dict[str, list[Definition]] = defaultdict(list)
         self._calls: dict[str, list[CallSite]] = defaultdict(list)
         self._texts: OrderedDict[str, str | None] = OrderedDict()
+        # Chunks may select their context in parallel threads: the caches below mutate.
+        self._lock = threading.RLock()
 
     def build(self) -> IndexStats:
-        """Index the source (once; later calls return the same stats)."""
-        if self._stats is None:
-            self._stats = self._build()
-        return self._stats
+        """Index the source (once; later calls return the same stats).
+
+        CPU-bound (seconds for a large repository): call it off the event loop.
+        Safe to call from several threads; only the first one builds.
+        """
+        with self._lock:
+            if self._stats is None:
+                self._stats = self._build()
+            return self._stats
 
     @property
     def stats(self) -> IndexStats:
@@ -98,23 +106,25 @@ class RepoIndex:
         self.build()
         if path in self._outlines:
             return self._outlines[path]
-        if path not in self._extra_outlines:
-            text = self.text(path)
-            self._extra_outlines[path] = None if text is None else outline_file(path, text)
-        return self._extra_outlines[path]
+        with self._lock:
+            if path not in self._extra_outlines:
+                text = self.text(path)
+                self._extra_outlines[path] = None if text is None else outline_file(path, text)
+            return self._extra_outlines[path]
 
     def text(self, path: str) -> str | None:
         """The file's text at this revision (small LRU cache over the source)."""
-        if path in self._texts:
-            self._texts.move_to_end(path)
-            return self._texts[path]
-        text = self._source.read(path)
-        if text is not None and len(text) > self._limits.max_file_bytes:
-            text = None
-        self._texts[path] = text
-        if len(self._texts) > _TEXT_CACHE:
-            self._texts.popitem(last=False)
-        return text
+        with self._lock:
+            if path in self._texts:
+                self._texts.move_to_end(path)
+                return self._texts[path]
+            text = self._source.read(path)
+            if text is not None and len(text) > self._limits.max_file_bytes:
+                text = None
+            self._texts[path] = text
+            if len(self._texts) > _TEXT_CACHE:
+                self._texts.popitem(last=False)
+            return text
 
     def _candidates(self) -> list[str]:
         paths = [path for path in self._source.list_files() if is_source(path)]

@@ -149,15 +149,19 @@ def context_for_chunk(
     *,
     budget: ContextBudget | None = None,
     diff_chars: int | None = None,
+    budget_chars: int | None = None,
 ) -> ContextBlock:
     """The head revision's code that explains `chunk_files`' hunks, within the budget.
 
-    `diff_chars` is the length of the chunk's rendered diff (`Chunk.chars`);
+    The budget is `budget_chars` when given, else `budget.chars_for(diff_chars)`;
+    `diff_chars` is the length of the chunk's rendered diff (`Chunk.chars`),
     computed when not given.
     """
     limits = budget or ContextBudget()
-    size = diff_chars if diff_chars is not None else len(render_diff(chunk_files))
-    allowed = limits.chars_for(size)
+    if budget_chars is None:
+        size = diff_chars if diff_chars is not None else len(render_diff(chunk_files))
+        budget_chars = limits.chars_for(size)
+    allowed = max(0, budget_chars)
     notes: list[str] = []
     partial = index.partial_note()
     if partial:
