@@ -8,7 +8,8 @@ it with `DirectorySource` + `RepoIndex`, then selects context for a synthetic
 pull request: `--hunks` one-line edits inside functions picked at random
 (seeded) across files, packed by the real chunker. Prints files indexed, index
 build seconds, peak traced memory of the build (tracemalloc, a second build:
-tracing slows Python down), selection seconds, and context characters per
+tracing slows Python down), the same index read straight from the tar.gz
+(`ArchiveSource`, as a GitHub tarball would be), selection seconds, and context characters per
 diff character, per chunk and in total.
 """
 
@@ -25,7 +26,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from worker.context import DirectorySource, RepoIndex, context_for_chunk, render_context
+from worker.context import (
+    ArchiveSource,
+    DirectorySource,
+    RepoIndex,
+    context_for_chunk,
+    render_context,
+)
 from worker.context.model import Definition
 from worker.diff.chunks import chunk_files
 from worker.diff.parse import ParsedFile, parse_patch
@@ -113,6 +120,19 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"index build peak memory (tracemalloc): {peak / 1e6:.1f} MB")
+
+    archives = sorted(CACHE.glob(f"{args.package}-*.tar.gz")) if args.dir is None else []
+    if archives:
+        started = time.perf_counter()
+        with archives[-1].open("rb") as stream:
+            in_memory = ArchiveSource.from_tar(stream)
+        read_seconds = time.perf_counter() - started
+        archive_stats = RepoIndex(in_memory).build()
+        print(
+            f"from the tar.gz in memory (ArchiveSource): read {read_seconds:.2f} s, "
+            f"then index {time.perf_counter() - started - read_seconds:.2f} s "
+            f"({archive_stats.files_indexed:,} files)"
+        )
 
     files = synthetic_pr(index, paths, args.hunks, args.seed)
     estimator = TokenEstimator()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.support.git import git
 from worker.context import (
+    ArchiveSource,
     DirectorySource,
     GitRevisionSource,
     MappingSource,
@@ -102,3 +105,48 @@ def test_mapping_source_lists_sorted_and_reads_what_it_holds() -> None:
     assert list(source.list_files()) == ["a.py", "b.py"]
     assert source.read("a.py") == "a = 1\n"
     assert source.read("c.py") is None
+
+
+def _tarball(entries: list[tuple[str, bytes | None, bytes]]) -> io.BytesIO:
+    """A gzipped tar like GitHub's: (name, content or None for a symlink, link target)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content, target in entries:
+            info = tarfile.TarInfo(name)
+            if content is None:
+                info.type, info.linkname = tarfile.SYMTYPE, target.decode()
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    buffer.seek(0)
+    return buffer
+
+
+def test_archive_source_keeps_source_files_of_a_github_tarball_in_memory() -> None:
+    stream = _tarball(
+        [
+            ("octo-repo-abc123/pkg/app.py", b"def main():\n    return 1\n", b""),
+            ("octo-repo-abc123/pkg/big.py", b"x = 1\n" * 400, b""),
+            ("octo-repo-abc123/README.md", b"# readme\n", b""),
+            ("octo-repo-abc123/pkg/link.py", None, b"/etc/passwd"),
+            ("octo-repo-abc123/../escape.py", b"y = 2\n", b""),
+            ("octo-repo-abc123/node_modules/x/index.js", b"module.exports = 1\n", b""),
+            ("octo-repo-abc123/pkg/blob.py", b"\0\0binary", b""),
+        ]
+    )
+    source = ArchiveSource.from_tar(stream, max_file_bytes=1000)
+    assert list(source.list_files()) == ["pkg/app.py", "pkg/big.py", "pkg/blob.py"]
+    assert source.read("pkg/app.py") == "def main():\n    return 1\n"
+    assert source.read("pkg/big.py") is None  # listed, so the index counts it as skipped
+    assert source.read("pkg/blob.py") is None
+    index = RepoIndex(source)
+    assert (index.stats.files_indexed, index.stats.files_skipped) == (1, 2)
+
+
+def test_archive_source_refuses_a_broken_or_oversized_archive() -> None:
+    with pytest.raises(SourceError, match="unreadable archive"):
+        ArchiveSource.from_tar(io.BytesIO(b"not a tar at all" * 100))
+    stream = _tarball([(f"r/m{i}.py", b"x = 1\n", b"") for i in range(5)])
+    with pytest.raises(SourceError, match="over 3 members"):
+        ArchiveSource.from_tar(stream, max_members=3)

@@ -6,15 +6,17 @@ use and the callers of the functions they change, from anywhere in the
 repository. Parsing uses tree-sitter grammars shipped in wheels (no network,
 nothing written to disk), with a plain-text fallback for other languages.
 
-Everything here is pure given file texts except `sources` and `git_source`,
-which read a directory or a git revision. It imports only `worker.diff` (the chunk types):
-never `worker.review`, `worker.github`, `worker.llm` or `app`.
+Everything here is pure given file texts except `sources`, `git_source` and
+`archive`, which read a directory, a git revision or a tar stream. It imports
+only `worker.diff` (chunk types, masking, credential-file names): never
+`worker.review`, `worker.github`, `worker.llm` or `app`.
 
 Entry points: `RepoIndex` (built once per review over a `RepoSource`),
 `context_for_chunk` (one chunk's `ContextBlock`) and `render_context` (its
 text for the prompt, to be fenced as untrusted data by the caller).
 """
 
+from worker.context.archive import ArchiveSource
 from worker.context.git_source import GitRevisionSource
 from worker.context.index import IndexLimits, RepoIndex
 from worker.context.model import ContextBlock, ContextBudget, Snippet
@@ -23,6 +25,7 @@ from worker.context.select import context_for_chunk
 from worker.context.sources import DirectorySource, MappingSource, RepoSource, SourceError
 
 __all__ = [
+    "ArchiveSource",
     "ContextBlock",
     "ContextBudget",
     "DirectorySource",

@@ -6,8 +6,8 @@ larger than its byte limit, unreadable, or outside the repository. The index
 calls `read` once per file it indexes, and again for the few files a snippet
 is cut from, so a source must tolerate repeated reads.
 
-This module and `git_source` are the package's only ones that touch the disk
-or run a process.
+This module, `git_source` and `archive` are the package's only ones that do
+I/O (a directory, a git process, a tar stream).
 """
 
 from __future__ import annotations
