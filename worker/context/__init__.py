@@ -18,7 +18,7 @@ text for the prompt, to be fenced as untrusted data by the caller).
 
 from worker.context.archive import ArchiveSource
 from worker.context.git_source import GitRevisionSource
-from worker.context.index import IndexLimits, RepoIndex
+from worker.context.index import IndexLimits, IndexStats, RepoIndex
 from worker.context.model import ContextBlock, ContextBudget, Snippet
 from worker.context.render import render_context
 from worker.context.select import context_for_chunk
@@ -31,6 +31,7 @@ __all__ = [
     "DirectorySource",
     "GitRevisionSource",
     "IndexLimits",
+    "IndexStats",
     "MappingSource",
     "RepoIndex",
     "RepoSource",
