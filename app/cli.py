@@ -1,4 +1,4 @@
-"""The `kimi-review` command: serve, worker, review, doctor, usage.
+"""The `kimi-review` command: serve, worker, review, eval, doctor, usage.
 
 Each subcommand loads the settings once, checks what it needs
 (`Settings.require`) and prints a clear error naming the variable when
@@ -11,7 +11,8 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TextIO
 
 from worker.config import Command, Settings, load_settings
 from worker.envparse import SettingsError
@@ -37,10 +38,28 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--diff", metavar="PATH|-", help="a unified diff file, or - for stdin")
     review.add_argument("--dry-run", action="store_true", help="print, do not post")
     review.add_argument("--json", action="store_true", help="machine-readable output")
+    review.add_argument("--title", help="the change's title (default: HEAD's commit subject)")
+    review.add_argument(
+        "--description", help="the change's description (default: HEAD's commit body)"
+    )
+    review.add_argument(
+        "--repo", metavar="DIR", help="the repository at the change's head (default: this one)"
+    )
+    from app.eval_cli import add_eval_parser
+
+    add_eval_parser(sub)
     sub.add_parser("doctor", help="check every setting and endpoint, say how to fix each")
     usage = sub.add_parser("usage", help="token use in the current quota window")
     usage.add_argument("--json", action="store_true")
+    usage.add_argument("--key-id", help="the ledger of this key id (default: the main key's)")
     return parser
+
+
+def log_format(settings: Settings, environ: Mapping[str, str], stream: TextIO) -> str:
+    """LOG_FORMAT when set; else console for a one-shot command run on a terminal."""
+    if environ.get("LOG_FORMAT"):
+        return settings.log_format
+    return "console" if stream.isatty() else settings.log_format
 
 
 def _settings(command: Command, *, quiet: bool = False) -> Settings:
@@ -52,14 +71,18 @@ def _settings(command: Command, *, quiet: bool = False) -> Settings:
         raise SystemExit(EXIT_CONFIG) from None
     # The one-shot review prints its report on stdout; stderr carries only problems.
     level = logging.WARNING if quiet else logging.INFO
-    configure_logging(settings.log_format, settings.secret_values(), level)
+    fmt = log_format(settings, os.environ, sys.stderr) if quiet else settings.log_format
+    configure_logging(fmt, settings.secret_values(), level)
     return settings
 
 
-def _review_diff(source: str, *, as_json: bool) -> int:
+def _review_diff(args: argparse.Namespace) -> int:
     import asyncio
+    from pathlib import Path
 
-    from app.oneshot import read_diff, review_diff
+    from app.oneshot import DiffRequest, read_diff, review_diff
+
+    source: str = args.diff
 
     settings = _settings("review_diff", quiet=True)
     try:
@@ -67,7 +90,16 @@ def _review_diff(source: str, *, as_json: bool) -> int:
     except OSError as exc:
         print(f"kimi-review review --diff: cannot read {source}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
-    return asyncio.run(review_diff(settings, text, as_json=as_json, out=sys.stdout, err=sys.stderr))
+    repo = Path(args.repo) if args.repo is not None else None
+    if repo is not None and not repo.is_dir():
+        print(f"kimi-review review --diff: --repo {repo}: not a directory", file=sys.stderr)
+        return EXIT_CONFIG
+    request = DiffRequest(title=args.title, description=args.description, repo=repo)
+    return asyncio.run(
+        review_diff(
+            settings, text, as_json=args.json, out=sys.stdout, err=sys.stderr, request=request
+        )
+    )
 
 
 def _review_pr(url: str, *, dry_run: bool, as_json: bool) -> int:
@@ -104,18 +136,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("kimi-review review: give a PR URL or --diff PATH|-, not both", file=sys.stderr)
             return EXIT_CONFIG
         if args.diff is not None:
-            return _review_diff(args.diff, as_json=args.json)
+            return _review_diff(args)
         return _review_pr(args.pr_url, dry_run=args.dry_run, as_json=args.json)
-    if args.command == "doctor":
-        from app.doctor import doctor_main
+    if args.command == "eval":
+        from app.eval_cli import run_eval_command
 
+        return run_eval_command(args, lambda: _settings("eval", quiet=True))
+    if args.command == "doctor":
+        from app.doctor import doctor_main, known_secrets
+
+        # The doctor reports bad settings itself, so it cannot wait for them to load.
+        fmt = os.environ.get("LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
+        configure_logging(fmt, known_secrets(os.environ), logging.WARNING)
         return doctor_main(os.environ, sys.stdout)
     import asyncio
 
     from app.usage_cli import print_usage
 
     settings = _settings("usage", quiet=True)
-    return asyncio.run(print_usage(settings, as_json=args.json, out=sys.stdout, err=sys.stderr))
+    return asyncio.run(
+        print_usage(settings, as_json=args.json, key_id=args.key_id, out=sys.stdout, err=sys.stderr)
+    )
 
 
 if __name__ == "__main__":

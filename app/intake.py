@@ -5,8 +5,12 @@ writes the job exactly as `arq.ArqRedis.enqueue_job` would (same keys, same
 serialised payload, same queue score) and remembers the delivery id. Doing it
 in one script means a delivery id is never remembered for a job that was not
 persisted, a redelivery or duplicate event never creates a second job, and
-intake costs one round trip. Redis errors propagate: the controller answers
-503 and GitHub (or the redelivery sweeper) sends the delivery again.
+intake costs one round trip. One exception to "the job exists": a job that
+ended without reviewing its head (a draft, reviews disabled, the PR closed)
+does not count for a later `ready_for_review` or `reopened` of that head,
+which is queued once more (the worker leaves `keys.head_unreviewed`).
+Redis errors propagate: the controller answers 503 and GitHub (or the
+redelivery sweeper) sends the delivery again.
 """
 
 from __future__ import annotations
@@ -28,17 +32,35 @@ from worker.serialization import serialize_job
 # by the worker itself, so this only bounds how long a queue backlog may wait.
 JOB_EXPIRES_MS: Final = 3 * 86400 * 1000
 
+# A `ready_for_review` or `reopened` (ARGV[6] = '1') finds the head's job
+# existing: if that job ended without reviewing the head (KEYS[5], set by the
+# worker), the marker is consumed and the job queued again, once; if the job
+# has not ended yet, KEYS[6] asks it to run once more should it end unreviewed.
 _ENQUEUE_LUA: Final = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'delivery' end
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
-  return 'job'
+  local revive = ARGV[6] == '1' and redis.call('EXISTS', KEYS[2]) == 0
+  if revive and redis.call('DEL', KEYS[5]) == 1 then
+    redis.call('DEL', KEYS[3])
+  else
+    if ARGV[6] == '1' then redis.call('SET', KEYS[6], '1', 'EX', ARGV[5]) end
+    redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
+    return 'job'
+  end
 end
 redis.call('PSETEX', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
 return 'queued'
 """
+
+
+# Events that ask for a head to be reviewed that an earlier job may have skipped.
+REVIVING_ACTIONS: Final = frozenset({"ready_for_review", "reopened"})
+
+
+def _may_revive(request: ReviewRequest) -> bool:
+    return request.trigger == "pull_request" and request.action in REVIVING_ACTIONS
 
 
 class Outcome(StrEnum):
@@ -70,8 +92,17 @@ class Intake:
                 job_key_prefix + job_id,
                 result_key_prefix + job_id,
                 keys.QUEUE,
+                keys.head_unreviewed(job_id),
+                keys.head_wanted(job_id),
             ],
-            args=[payload, JOB_EXPIRES_MS, now_ms, job_id, keys.DELIVERY_TTL_SECONDS],
+            args=[
+                payload,
+                JOB_EXPIRES_MS,
+                now_ms,
+                job_id,
+                keys.DELIVERY_TTL_SECONDS,
+                "1" if _may_revive(request) else "0",
+            ],
         )
         return Outcome(result.decode() if isinstance(result, bytes) else result)
 

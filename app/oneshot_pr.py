@@ -29,9 +29,10 @@ from app.oneshot import ProgressLine
 from app.report import render_json, render_text, terminal_safe
 from worker.config import Settings
 from worker.gate import open_gate
-from worker.github.auth import RepoRef, token_source
+from worker.github.auth import AppTokenSource, RepoRef, token_source
 from worker.github.client import GitHubReader
 from worker.github.errors import GitHubAuthError, GitHubError, GitHubNotFound
+from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
 from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
@@ -122,6 +123,9 @@ class OneShotHooks:
     async def ensure_owner(self) -> None:
         """No lease: this process always owns its review."""
 
+    async def fence(self) -> None:
+        """No lease: nothing to fence."""
+
     async def quota_line(self) -> str | None:
         return None
 
@@ -150,8 +154,8 @@ async def review_pull(
         if not dry_run:
             api_url, pacer = settings.github.api_url, WritePacer()
             rest = GitHubRest(pull.repo, tokens, github_http, api_url=api_url, pacer=pacer)
-            slug = settings.github.app_slug
-            poster = ReviewPoster(rest, bot_login=f"{slug}[bot]" if slug else None)
+            app = tokens if isinstance(tokens, AppTokenSource) else None
+            poster = ReviewPoster(rest, identity=BotIdentity(settings.github.app_slug, app))
         main_gate = open_gate(llm.main, None)
         fallback_gate = open_gate(llm.fallback, None) if llm.fallback else None
         breaker = LocalBreaker()

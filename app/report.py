@@ -67,6 +67,8 @@ def render_text(prepared: PreparedReview, result: ReviewResult) -> str:
         lines.append(f"skipped {skip.path}: {skip.reason}")
     for masked in prepared.masked:
         lines.append(f"masked a secret-looking value in {masked.path}:{masked.line}")
+    for long in prepared.long_lines:
+        lines.append(f"not sent {long.path}:{long.line}: a line of {long.chars:,} characters")
     for dropped in result.dropped:
         lines.append(f"not reviewed ({', '.join(dropped.paths)}): {dropped.reason}")
     tokens = result.tokens
@@ -100,6 +102,7 @@ def render_json(
         "summary": result.chunk_summaries,
         "skipped": [{"path": s.path, "reason": s.reason} for s in prepared.skipped],
         "masked": [{"path": m.path, "line": m.line} for m in prepared.masked],
+        "long_lines": [msgspec.to_builtins(line) for line in prepared.long_lines],
         "dropped_chunks": [msgspec.to_builtins(d) for d in result.dropped],
         "chunks": len(prepared.chunks),
         "models": result.models,

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fakes.github_fixtures",
     "tests.fakes.model_fixtures",
     "tests.support.e2e_world",
+    "tests.support.local_worker",
 ]
 
 

@@ -44,7 +44,9 @@ def kimi() -> Iterator[FakeKimi]:
         yield server
 
 
-def _run(diff: str, server: FakeKimi, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    diff: str, server: FakeKimi, *args: str, cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
         "PATH": "/usr/bin:/bin",
         "API_OPEN_AI_API_KEY": MODEL_KEY,
@@ -59,6 +61,7 @@ def _run(diff: str, server: FakeKimi, *args: str, **env: str) -> subprocess.Comp
         env=environment,
         timeout=60,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -125,3 +128,46 @@ def test_missing_key_names_the_variable(diff: str, kimi: FakeKimi) -> None:
     done = _run(diff, kimi, API_OPEN_AI_API_KEY="")
     assert done.returncode == 2
     assert "API_OPEN_AI_API_KEY" in done.stderr
+
+
+def _user_prompt(server: FakeKimi) -> str:
+    [request] = server.requests
+    return "".join(m["content"] for m in request.body["messages"] if m["role"] == "user")
+
+
+def test_title_and_description_flags_reach_the_prompt(
+    diff: str, kimi: FakeKimi, tmp_path: Path
+) -> None:
+    done = _run(
+        diff, kimi, "--title", "Sum the items", "--description", "Adds a loop.", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    prompt = _user_prompt(kimi)
+    assert "Sum the items" in prompt
+    assert "Adds a loop." in prompt
+    assert "Local changes" not in prompt
+
+
+def test_in_a_git_repository_heads_commit_message_is_the_pr_text(
+    diff: str, kimi: FakeKimi, tmp_path: Path
+) -> None:
+    """Before: a local review always said "Local changes", whatever the commit said."""
+    git(tmp_path, "commit", "-qm", "Count every item\n\nThe total now sums the list.")
+    done = _run(diff, kimi, cwd=tmp_path / "src")
+    assert done.returncode == 0, done.stderr
+    prompt = _user_prompt(kimi)
+    assert "Count every item" in prompt
+    assert "The total now sums the list." in prompt
+    assert tmp_path.name in prompt  # the repository is named after the work tree's root
+
+
+def test_repo_flag_names_the_repository_and_must_exist(
+    diff: str, kimi: FakeKimi, tmp_path: Path
+) -> None:
+    git(tmp_path, "commit", "-qm", "Subject from the repo")
+    done = _run(diff, kimi, "--repo", str(tmp_path), cwd=Path("/"))
+    assert done.returncode == 0, done.stderr
+    assert "Subject from the repo" in _user_prompt(kimi)
+    missing = _run(diff, kimi, "--repo", str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    assert "not a directory" in missing.stderr

@@ -65,3 +65,27 @@ def test_usage_without_redis_says_where_it_looked() -> None:
     assert done.returncode == 3
     assert "did not answer" in done.stderr
     assert "secretpw" not in done.stderr
+
+
+async def test_usage_without_a_model_key_lists_every_ledger_by_key_id(
+    redis: aioredis.Redis, redis_url: str
+) -> None:
+    """Before: `usage` refused to run without API_OPEN_AI_API_KEY, though it never calls a model."""
+    env = product_env(redis_url)
+    settings = load_settings(env)
+    for key_id in ("aaaa000011112222", "bbbb000011112222"):
+        quota = RedisQuota(redis, key_id, settings.quota)
+        await quota.record("review:1:1:abc", prompt=100, completion=10, cached=0, model="m")
+    del env["API_OPEN_AI_API_KEY"]
+    done = _usage(env, "--json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert [(r["key_id"], r["used"]["prompt"]) for r in listed] == [
+        ("aaaa000011112222", 100),
+        ("bbbb000011112222", 100),
+    ]
+    text = _usage(env).stdout
+    assert "Key aaaa000011112222:" in text
+    assert "Key bbbb000011112222:" in text
+    one = json.loads(_usage(env, "--json", "--key-id", "bbbb000011112222").stdout)
+    assert one["used"]["prompt"] == 100

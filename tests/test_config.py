@@ -33,8 +33,25 @@ def test_defaults_follow_the_design() -> None:
     assert settings.llm.temperature_override is None
     assert settings.quota.window_seconds == 7 * 86400
     assert settings.review_max_comments == 25
+    assert settings.llm.review_max_tokens == 2_000_000
+    assert settings.review_untrusted_max_lines == 2000
     assert settings.log_format == "json"
     assert settings.redis_url.reveal() == "redis://localhost:6379/0"
+
+
+def test_spend_limits_can_be_set_or_turned_off() -> None:
+    """No spend limit by default exposed the operator's key to any stranger's PR."""
+    env = {"API_OPEN_AI_API_KEY": KEY}
+    off = load_settings(
+        {**env, "API_LLM_REVIEW_MAX_TOKENS": "0", "REVIEW_UNTRUSTED_MAX_LINES": "0"}
+    )
+    assert (off.llm.review_max_tokens, off.review_untrusted_max_lines) == (None, 0)
+    on = load_settings({**env, "API_LLM_REVIEW_MAX_TOKENS": "50000"})
+    assert on.llm.review_max_tokens == 50_000
+    with pytest.raises(SettingsError, match="API_LLM_REVIEW_MAX_TOKENS"):
+        load_settings({**env, "API_LLM_REVIEW_MAX_TOKENS": "500"})
+    with pytest.raises(SettingsError, match="REVIEW_UNTRUSTED_MAX_LINES"):
+        load_settings({**env, "REVIEW_UNTRUSTED_MAX_LINES": "-1"})
 
 
 def test_kimi_code_plan_defaults_to_a_cap_of_30() -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from tests.test_diff_support import changed, git_patch
 from worker.diff import filters
-from worker.diff.filters import glob_regex, select_files, skip_reason
+from worker.diff.filters import select_files, skip_reason
+from worker.diff.globs import compile_glob
 from worker.diff.model import ChangedFile
 
 TEXT_PATCH = "@@ -1 +1 @@\n-a = 1\n+a = 2"
@@ -138,4 +139,4 @@ def test_include_and_exclude_globs_from_repo_config() -> None:
     ],
 )
 def test_globs_follow_gitignore_conventions(pattern: str, path: str, matches: bool) -> None:
-    assert bool(glob_regex(pattern).match(path)) is matches
+    assert compile_glob(pattern).match(path) is matches

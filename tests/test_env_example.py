@@ -34,6 +34,7 @@ _OS_READS = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
 GROUPS = (
     "Main model",
     "Fallback model",
+    "Eval judge",
     "GitHub App",
     "Redis",
     "Quota window",
@@ -250,6 +251,8 @@ def test_commented_defaults_match_what_the_code_uses_when_unset(tmp_path: Path) 
         "GITHUB_API_URL": "https://api.github.com",
         "LOG_FORMAT": "json",
         "REVIEW_MAX_COMMENTS": "25",
+        "API_LLM_REVIEW_MAX_TOKENS": "2000000",
+        "REVIEW_UNTRUSTED_MAX_LINES": "2000",
         "WORKER_JOB_TIMEOUT": "60",
         "WORKER_REVIEW_LEASE": "20",
         "WORKER_MAX_REVIEWS": "10",

@@ -106,3 +106,15 @@ async def test_local_breaker_expires_on_its_clock() -> None:
     assert trip.remaining == pytest.approx(10)
     now[0] += 10.5
     assert await breaker.tripped("k") is None
+
+
+async def test_deleting_the_breaker_key_retries_main_at_once_in_the_worker_that_tripped_it(
+    redis: aioredis.Redis,
+) -> None:
+    """The README's "DEL the key to retry main at once" was ignored by the worker that saw
+    the refusal: its local memory of the trip outlived the Redis key for the whole cool-down."""
+    breaker = RedisBreaker(redis)
+    await breaker.trip("k1", kind="quota", reason="main over quota", cooldown=300)
+    await redis.delete(keys.breaker("k1"))
+    assert await breaker.tripped("k1") is None
+    assert await RedisBreaker(redis).tripped("k1") is None

@@ -92,6 +92,18 @@ async def test_the_review_ceiling_counts_running_reservations_and_both_keys(
     assert await ceiling.reserve("another-review", 9000)
 
 
+async def test_a_repository_may_lower_the_ceiling_but_never_raise_it(
+    redis: aioredis.Redis,
+) -> None:
+    ceiling = ReviewCeiling(redis, 10_000, ["main"])
+    lowered = ceiling.lowered(5_000)
+    assert lowered.limit == 5_000
+    assert await lowered.reserve("r", 4000)
+    assert not await lowered.reserve("r", 2000)  # 6,000 would pass the repository's 5,000
+    assert ceiling.lowered(50_000).limit == 10_000
+    assert ReviewCeiling(redis, None, ["main"]).lowered(3_000).limit == 3_000
+
+
 async def test_no_ceiling_admits_everything(redis: aioredis.Redis) -> None:
     ceiling = ReviewCeiling(redis, None, ["main"])
     assert await ceiling.reserve("r", 10**9)

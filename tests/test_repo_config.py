@@ -41,6 +41,8 @@ thinking = "auto"
 incremental = false
 review_drafts = true
 language = "Deutsch"
+review_max_tokens = 500000
+untrusted_max_lines = 800
 """
 
 
@@ -66,6 +68,8 @@ def test_every_key_of_the_documented_example_is_parsed() -> None:
         incremental=False,
         review_drafts=True,
         language="Deutsch",
+        review_max_tokens=500_000,
+        untrusted_max_lines=800,
     )
 
 
@@ -186,6 +190,44 @@ def test_repo_config_lowers_the_comment_cap_and_cannot_raise_it() -> None:
     assert comment_cap_for(25, RepoConfig(max_comments=200)) == 25
 
 
+def test_repo_config_lowers_the_spend_limits_and_cannot_raise_them() -> None:
+    """A repository's file is written by whoever lands a commit: it may only be stricter."""
+
+    def plan(config: RepoConfig, tokens: int | None, lines: int) -> tuple[int | None, int]:
+        found = decide(
+            config,
+            command=None,
+            draft=False,
+            env_thinking="enabled",
+            env_max_comments=25,
+            env_review_max_tokens=tokens,
+            env_untrusted_max_lines=lines,
+        )
+        return found.review_max_tokens, found.untrusted_max_lines
+
+    assert plan(RepoConfig(), 2_000_000, 2000) == (2_000_000, 2000)
+    lower = RepoConfig(review_max_tokens=100_000, untrusted_max_lines=50)
+    assert plan(lower, 2_000_000, 2000) == (100_000, 50)
+    higher = RepoConfig(review_max_tokens=9_000_000, untrusted_max_lines=90_000)
+    assert plan(higher, 2_000_000, 2000) == (2_000_000, 2000)
+    assert plan(lower, None, 0) == (100_000, 50)  # the operator set none: the file's applies
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "review_max_tokens = 0",
+        "review_max_tokens = 999",
+        "review_max_tokens = true",
+        "untrusted_max_lines = 0",
+        'untrusted_max_lines = "2000"',
+    ],
+)
+def test_spend_limits_in_the_file_are_positive_whole_numbers(text: str) -> None:
+    key = text.split(" ")[0]
+    assert _error(text).startswith(f"{key}: expected an integer")
+
+
 def test_min_severity_keeps_that_severity_and_above() -> None:
     config = RepoConfig(min_severity="high")
     kept = [s for s in ("critical", "high", "medium", "low") if passes_min_severity(s, config)]
@@ -240,10 +282,13 @@ def test_the_description_lists_every_key_with_its_value_and_origin() -> None:
     assert set(rows) == {
         "enabled", "include", "exclude", "min_severity", "max_comments",
         "extra_instructions", "thinking", "incremental", "review_drafts", "language",
+        "review_max_tokens", "untrusted_max_lines",
     }  # fmt: skip
     assert rows["max_comments"] == "| `max_comments` | 10 | `.kimi-review.toml` |"
     assert rows["thinking"] == "| `thinking` | `auto` | `.kimi-review.toml` |"
     assert rows["enabled"] == "| `enabled` | `true` | default |"
+    assert rows["untrusted_max_lines"] == "| `untrusted_max_lines` | 800 | `.kimi-review.toml` |"
+    assert rows["review_max_tokens"] == "| `review_max_tokens` | 500,000 | `.kimi-review.toml` |"
     assert "`src/**`, `lib/**`" in rows["include"]
     assert "Settings read from .kimi-review.toml on main@abc1234." in text
     assert "⚠️" not in text

@@ -200,6 +200,26 @@ async def test_ensure_owner_raises_after_the_lease_expired_and_was_taken_over(
         await hooks.ensure_owner()
 
 
+# --- the posting fence -------------------------------------------------------------------
+
+
+async def test_the_fence_renews_our_lease_for_a_full_ttl_before_the_post(
+    redis: aioredis.Redis,
+) -> None:
+    assert await TaskStore(redis).acquire(LOCK, TOKEN, 1.0)
+    await hooks_for(redis).fence()
+    assert await redis.pttl(LOCK) > 10_000  # the hooks' lease TTL (20 s), not what was left
+
+
+async def test_the_fence_raises_lease_lost_when_another_worker_holds_the_lease(
+    redis: aioredis.Redis,
+) -> None:
+    assert await TaskStore(redis).acquire(LOCK, "worker-2:review:42:7:aaa", 30.0)
+    with pytest.raises(LeaseLost, match="not posting"):
+        await hooks_for(redis).fence()
+    assert (await redis.get(LOCK)) == b"worker-2:review:42:7:aaa"
+
+
 # --- the rest ---------------------------------------------------------------------------
 
 

@@ -10,11 +10,14 @@ import json
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
+from tests.support.github_render import rendered_problems
 from tests.test_review_findings import HunkAnchors
 from worker.answer import Finding
 from worker.diff.model import SkippedFile
+from worker.review import messages
 from worker.review.check_run import (
     check_completed,
     check_deferred,
@@ -267,6 +270,38 @@ def test_a_long_body_is_cut_with_a_note_and_keeps_its_marker() -> None:
     assert "characters not shown" in body
     assert fingerprint_of_comment(body) == "0123456789abcdef"
     assert unclosed_fence(body) is None
+
+
+def test_a_very_long_title_is_cut_where_no_mention_comes_alive() -> None:
+    """Cutting a long title inside its line split the code span round `@octocat`: a live ping."""
+    for pad in range(12):
+        title = "x" * pad + " @octocat" * 3_000
+        item = InlineFinding(
+            finding=Finding(path="a.py", line=1, title=title, body="b"),
+            fingerprint="0123456789abcdef",
+            line=1,
+        )
+        body = comment_body(item, limit=5_000)
+        assert rendered_problems(body) == [], pad
+        assert fingerprint_of_comment(body) == "0123456789abcdef"
+    assert rendered_problems(fit_body("`@octocat` " * 1_000, limit=2_000)) == []
+
+
+def test_a_review_cut_short_by_its_token_ceiling_says_so_and_names_what_was_left() -> None:
+    """The summary only listed dropped chunks; now it says the ceiling cut the review short."""
+    dropped = [
+        DroppedChunk("c3", messages.CEILING_REACHED, ["pkg/a.py", "pkg/b.py"]),
+        DroppedChunk("c4", messages.CEILING_REACHED, []),
+    ]
+    info = msgspec.structs.replace(INFO, dropped_chunks=dropped, token_ceiling=2_000_000)
+    summary = render_summary(_placement(), info, cap=CAP)
+    assert "**This review was cut short** by its token ceiling of 2,000,000 tokens" in summary
+    assert "2 chunks listed below were not reviewed" in summary
+    assert "- `pkg/a.py`, `pkg/b.py`: not reviewed, the review's token ceiling" in summary
+    assert "- `c4`: not reviewed" in summary
+    check = check_completed(_placement(), info).to_payload()
+    assert "token ceiling was reached" in str(check["output"])
+    assert "cut short" not in render_summary(_placement(), INFO, cap=CAP)
 
 
 def test_fit_body_leaves_short_text_alone() -> None:

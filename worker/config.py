@@ -25,13 +25,16 @@ from worker.secrets import Secret
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
 Plan = Literal["kimi_code", "moonshot", "moonshot_cn", "anthropic", "custom"]
-Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage"]
+Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage", "eval"]
 
 PROVIDERS: tuple[Provider, ...] = ("openai_compatible", "anthropic")
 MOONSHOT_URL = "https://api.moonshot.ai/v1"
 ANTHROPIC_URL = "https://api.anthropic.com"
 KIMI_CODE_CAP = 30
 DEFAULT_CAP = 50
+# Spend limits on by default: any stranger can open a PR of 3,000 files x 512 KiB.
+DEFAULT_REVIEW_MAX_TOKENS = 2_000_000
+DEFAULT_UNTRUSTED_MAX_LINES = 2000
 
 
 def detect_plan(base_url: str, provider: Provider) -> Plan:
@@ -81,7 +84,7 @@ class LLMSettings:
     temperature_override: float | None = None
     max_completion_tokens: int = 32768
     chunk_tokens: int = 24000
-    review_max_tokens: int | None = None
+    review_max_tokens: int | None = DEFAULT_REVIEW_MAX_TOKENS  # None: no ceiling
     request_timeout: int = 900
     breaker_cooldown: int = 300
 
@@ -118,17 +121,21 @@ class Settings:
     log_format: Literal["json", "console"] = "json"
     metrics_port: int | None = None
     review_max_comments: int = 25
+    # Changed lines above which a PR from outside the repository (author not
+    # OWNER, MEMBER or COLLABORATOR) waits for a maintainer's `/review`; 0 = no limit.
+    review_untrusted_max_lines: int = DEFAULT_UNTRUSTED_MAX_LINES
     job_timeout: int = 60
     review_lease: int = (
         20  # seconds a review's lease lasts unrenewed: a dead worker's review resumes after it
     )
     max_reviews: int = 10  # reviews one worker process runs at once
     give_up_after: int = 8 * 86400  # seconds after which an unfinished review is abandoned
+    judge: ModelEndpoint | None = None  # `kimi-review eval`'s judge (API_LLM_JUDGE_*)
 
     def secret_values(self) -> list[str]:
         """Every secret's raw value, for the log scrubber."""
         found = [self.redis_url.reveal()]
-        for endpoint in (self.llm.main, self.llm.fallback):
+        for endpoint in (self.llm.main, self.llm.fallback, self.judge):
             if endpoint is not None:
                 found.append(endpoint.api_key.reveal())
         for secret in (self.github.private_key, self.github.webhook_secret, self.github.token):
@@ -144,7 +151,7 @@ class Settings:
                 "GITHUB_WEBHOOK_SECRET: required by `serve`; the receiver refuses unsigned "
                 "webhooks (set the same value as the App's webhook secret)"
             )
-        if command in ("worker", "review", "review_diff", "usage") and self.llm.main is None:
+        if command in ("worker", "review", "review_diff", "eval") and self.llm.main is None:
             problems.append("API_OPEN_AI_API_KEY: required: the key for the main model")
         if command == "worker" and (self.github.app_id is None or self.github.private_key is None):
             problems.append(
@@ -219,6 +226,17 @@ def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoin
     return ModelEndpoint(role, provider, model, base_url, key, cap, plan)
 
 
+def _review_max_tokens(env: EnvReader) -> int | None:
+    """API_LLM_REVIEW_MAX_TOKENS: on by default (a stranger's PR costs no end); 0 = off."""
+    value = env.integer("API_LLM_REVIEW_MAX_TOKENS", DEFAULT_REVIEW_MAX_TOKENS, low=0)
+    if value is not None and 0 < value < 1000:
+        env.fail(
+            "API_LLM_REVIEW_MAX_TOKENS", f"must be 0 (no ceiling) or at least 1000, got {value}"
+        )
+        return DEFAULT_REVIEW_MAX_TOKENS
+    return value or None
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every variable; raise SettingsError listing all problems."""
     env = EnvReader(environ)
@@ -233,7 +251,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         )
         or 32768,
         chunk_tokens=env.integer("API_LLM_CHUNK_TOKENS", 24000, low=1000, high=1_000_000) or 24000,
-        review_max_tokens=env.integer("API_LLM_REVIEW_MAX_TOKENS", None, low=1000),
+        review_max_tokens=_review_max_tokens(env),
         request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
         breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
     )
@@ -262,11 +280,59 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),  # type: ignore[arg-type]
         metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
         review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
+        review_untrusted_max_lines=env.integer(
+            "REVIEW_UNTRUSTED_MAX_LINES", DEFAULT_UNTRUSTED_MAX_LINES, low=0, high=100_000_000
+        )
+        or 0,
         job_timeout=env.integer("WORKER_JOB_TIMEOUT", 60, low=5, high=3600) or 60,
         review_lease=env.integer("WORKER_REVIEW_LEASE", 20, low=2, high=300) or 20,
         max_reviews=env.integer("WORKER_MAX_REVIEWS", 10, low=1, high=1000) or 10,
         give_up_after=env.duration("WORKER_REVIEW_GIVE_UP_AFTER", "8d"),
+        judge=_judge_endpoint(env, llm.main),
     )
     if env.problems:
         raise SettingsError(env.problems)
     return settings
+
+
+# --- the judge of `kimi-review eval` (API_LLM_JUDGE_*) ---------------------------------
+def _judge_endpoint(env: EnvReader, main: ModelEndpoint | None) -> ModelEndpoint | None:
+    """The judge: each unset variable takes the main model's value.
+
+    The main key is lent to the judge only when the judge calls the main
+    model's own URL: a key is never sent to another host than its own.
+    """
+    names = (
+        "API_LLM_JUDGE_PROVIDER",
+        "API_LLM_JUDGE_MODEL",
+        "API_LLM_JUDGE_BASE_URL",
+        "API_LLM_JUDGE_API_KEY",
+    )
+    key_name = names[3]
+    provider_raw = env.raw(names[0])
+    provider: Provider = env.choice(  # type: ignore[assignment]
+        names[0], PROVIDERS, main.provider if main else "openai_compatible"
+    )
+    model = env.raw(names[1])
+    base_url = env.url(names[2], None)
+    key = env.secret(key_name)
+    if main is None and None in (model, base_url, key):
+        return None  # no main model to complete it with (`Settings.require` says so)
+    if base_url is None:
+        if main is not None and provider_raw is not None and provider != main.provider:
+            env.fail(names[2], f"required when {names[0]} differs from the main provider")
+            return None
+        base_url = main.base_url if main else None
+    if key is None:
+        if main is None or base_url != main.base_url:
+            env.fail(key_name, f"required when {names[2]} is not the main model's URL")
+            return None
+        key = main.api_key
+    if model is None:
+        model = main.model if main else None
+    if model is None or base_url is None:
+        return None
+    cap = main.max_concurrent if main else DEFAULT_CAP
+    return ModelEndpoint(
+        "main", provider, model, base_url, key, cap, detect_plan(base_url, provider)
+    )

@@ -13,6 +13,10 @@ the asyncio side:
   a second, the fallback for a missed wake-up and the moment an expired lease
   of a dead worker is reclaimed. A killed holder's slot is back within its
   lease TTL (plus one poll).
+- The held leases are also renewed by a heartbeat thread with its own
+  blocking Redis connection (worker/gate_heartbeat.py), so they outlive an
+  event loop stalled past the TTL; a lease reported lost cancels its call
+  at once (`GateLeaseLost`), so no call runs on a slot another worker took.
 - Redis down or restarted: a holder never fails because of the gate (release
   and renew errors are logged; the call goes on). Waiters keep retrying with
   backoff until Redis answers. After a restart (the state is lost: no AOF)
@@ -29,7 +33,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 import structlog
@@ -38,42 +41,17 @@ from redis.exceptions import RedisError
 
 from worker import gate_aimd, gate_lua, gate_metrics, keys
 from worker.config import ModelEndpoint
+from worker.gate_heartbeat import HeldLeases, LeaseHeartbeat
 from worker.gate_local import LocalGate, UnlimitedGate
-from worker.ports import ConcurrencyGate
+from worker.gate_timing import GateSnapshot, GateTiming
+from worker.ports import ConcurrencyGate, GateLeaseLost
+from worker.redis_client import sync_twin
 
+__all__ = ["GateSnapshot", "GateTiming", "RedisGate", "open_gate"]
 log = structlog.get_logger(__name__)
 
 _LOST = -1
 _EARLY_GRANT_MEMORY_S = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class GateTiming:
-    """Lease and polling periods. Defaults suit minutes-long thinking calls."""
-
-    lease_ttl: float = 30.0  # a dead holder's slot is reclaimed after this
-    poll_interval: float = 1.0  # fallback poll while this process has waiters
-    ticket_ttl: float = 15.0  # a waiter silent this long (dead process) is dropped
-    wake_block: float = 5.0  # BLPOP timeout of the wake listener
-    grace: float = field(default=0.0)  # after a restart; 0 = half the lease TTL
-
-    @property
-    def renew_interval(self) -> float:
-        return self.lease_ttl / 3
-
-    @property
-    def grace_seconds(self) -> float:
-        return self.grace or self.lease_ttl / 2
-
-
-@dataclass(frozen=True, slots=True)
-class GateSnapshot:
-    """The gate-wide state, as Redis holds it now."""
-
-    in_flight: int
-    waiting: int
-    effective_cap: int
-    aimd_cap: float
 
 
 def _text(value: Any) -> str:
@@ -126,13 +104,17 @@ class RedisGate:
             )
         }
         self._epoch = ""
-        self._held: set[str] = set()
+        self._held = HeldLeases()
+        self._cut: set[str] = set()  # tickets whose holder was cancelled: lease lost
+        self._heartbeat: LeaseHeartbeat | None = None
         self._waiting: dict[str, asyncio.Future[int]] = {}
         self._early: dict[str, tuple[int, float]] = {}
         self._granted_ms: ContextVar[int | None] = ContextVar(
             f"gate-granted-{name}-{self._process}", default=None
         )
         self._kick = asyncio.Event()
+        self._blocking: Any = None  # the heartbeat thread's own client (redis.Redis)
+        self._sync_sync: Any = None  # and the SYNC script on it
         self._tasks: list[asyncio.Task[None]] = []
         gate_metrics.CONFIGURED_CAP.labels(name).set(cap)
 
@@ -177,6 +159,12 @@ class RedisGate:
             with suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._heartbeat is not None:
+            await asyncio.to_thread(self._heartbeat.stop)
+            self._heartbeat = None
+        if self._blocking is not None:
+            self._blocking.close()
+            self._blocking = self._sync_sync = None
 
     # --- inside -------------------------------------------------------------
     @asynccontextmanager
@@ -185,9 +173,20 @@ class RedisGate:
         ticket, granted_ms = await self._acquire(review_key)
         gate_metrics.WAIT_SECONDS.labels(self.name).observe(time.monotonic() - started)
         self._granted_ms.set(granted_ms)
+        holder = asyncio.current_task()
         try:
+            if not self._held.claim(ticket, holder):
+                raise GateLeaseLost(f"{self.name} gate: the slot was lost before the call")
             yield
+        except asyncio.CancelledError:
+            if ticket not in self._cut:
+                raise
+            # Undo our own cancel (lease lost); one from the caller as well still wins.
+            if holder is not None and holder.uncancel() > 0:
+                raise
+            raise GateLeaseLost(f"{self.name} gate: the slot's lease was lost") from None
         finally:
+            self._cut.discard(ticket)
             self._held.discard(ticket)
             # Shielded: a second cancellation must not skip the release.
             await asyncio.shield(self._leave_quietly(ticket))
@@ -251,8 +250,25 @@ class RedisGate:
             log.warning("gate_aimd_failed", gate=self.name, error=type(exc).__name__)
 
     async def _run(self, script: str, extra: Sequence[str | int | float]) -> list[Any]:
+        out: list[Any] = await self._scripts[script](keys=self._keys, args=self._argv(extra))
+        self._epoch = _text(out[0])
+        gate_metrics.observe_state(
+            self.name, in_flight=int(out[2]), waiting=int(out[3]), effective_cap=int(out[4])
+        )
+        return out
+
+    def _renew_blocking(self, tickets: list[str]) -> list[str]:
+        """The heartbeat thread's SYNC of held leases (no waiters); the lost ones."""
+        if self._sync_sync is None:
+            self._blocking = sync_twin(self._redis)
+            self._sync_sync = self._blocking.register_script(gate_lua.script(gate_lua.SYNC))
+        out: list[Any] = self._sync_sync(keys=self._keys, args=self._argv([len(tickets), *tickets]))
+        self._epoch = _text(out[0])
+        return [_text(raw) for raw in out[5]]
+
+    def _argv(self, extra: Sequence[str | int | float]) -> list[str | int | float]:
         t = self.timing
-        argv: list[str | int | float] = [
+        return [
             self.cap,
             int(t.lease_ttl * 1000),
             int(t.ticket_ttl * 1000),
@@ -263,12 +279,6 @@ class RedisGate:
             int(max(60.0, 4 * t.wake_block) * 1000),
             *extra,
         ]
-        out: list[Any] = await self._scripts[script](keys=self._keys, args=argv)
-        self._epoch = _text(out[0])
-        gate_metrics.observe_state(
-            self.name, in_flight=int(out[2]), waiting=int(out[3]), effective_cap=int(out[4])
-        )
-        return out
 
     def _start_background(self) -> None:
         if not self._tasks:
@@ -276,6 +286,29 @@ class RedisGate:
                 asyncio.create_task(self._keep(), name=f"gate-keeper-{self.name}"),
                 asyncio.create_task(self._listen(), name=f"gate-wake-{self.name}"),
             ]
+        if self._heartbeat is None:
+            self._heartbeat = LeaseHeartbeat(
+                self._held,
+                self._renew_blocking,
+                self._leases_lost,
+                loop=asyncio.get_running_loop(),
+                interval=self.timing.renew_interval,
+                stall_limit=self.timing.stall_limit,
+                name=self.name,
+            )
+            self._heartbeat.start()
+
+    def _leases_lost(self, tickets: list[str]) -> None:
+        """On the loop: cut each call whose lease is gone, so the cap holds."""
+        for ticket in tickets:
+            held, holder = self._held.discard(ticket)
+            if not held:
+                continue  # released meanwhile
+            gate_metrics.LEASES_LOST.labels(self.name).inc()
+            log.warning("gate_lease_lost", gate=self.name, call_cancelled=holder is not None)
+            if holder is not None and not holder.done():
+                self._cut.add(ticket)
+                holder.cancel()
 
     async def _listen(self) -> None:
         wake_key = self._wake_prefix + self._process
@@ -304,6 +337,8 @@ class RedisGate:
             interval *= random.uniform(0.8, 1.0)  # noqa: S311 - spread the processes' polls
             pause = max(0.0, last_sync + interval - time.monotonic())
             self._kick.clear()
+            if self._heartbeat is not None:
+                self._heartbeat.loop_seen = time.monotonic()
             if polling:
                 await asyncio.sleep(pause)
             else:
@@ -317,18 +352,13 @@ class RedisGate:
             self._forget_old_early_grants()
 
     async def _sync(self) -> None:
-        held, waiting = list(self._held), list(self._waiting)
+        held, waiting = self._held.snapshot(), list(self._waiting)
         try:
             out = await self._run("sync", [len(held), *held, *waiting])
         except RedisError as exc:
             log.warning("gate_renew_failed", gate=self.name, error=type(exc).__name__)
             return
-        for raw in out[5]:
-            ticket = _text(raw)
-            if ticket in self._held:  # not released meanwhile: it really expired
-                self._held.discard(ticket)
-                gate_metrics.LEASES_LOST.labels(self.name).inc()
-                log.warning("gate_lease_lost", gate=self.name)
+        self._leases_lost([_text(raw) for raw in out[5]])
         for ticket, raw in zip(waiting, out[6], strict=True):
             status = _text(raw)
             if status != "w":

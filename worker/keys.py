@@ -36,6 +36,19 @@ def command_job_id(repo_id: int, pr_number: int, comment_id: int) -> str:
     return f"command:{repo_id}:{pr_number}:{comment_id}"
 
 
+def head_unreviewed(job_id: str) -> str:
+    """Set by the worker when a pull_request job ended without reviewing its head
+    (a draft, reviews disabled, the PR closed): a later `ready_for_review` or
+    `reopened` of that head is then queued again instead of taken as a duplicate."""
+    return f"{PREFIX}:head-unreviewed:{job_id}"
+
+
+def head_wanted(job_id: str) -> str:
+    """Set by intake when `ready_for_review`/`reopened` arrives while that head's job is
+    still running: if the job then ends without reviewing the head, it runs once more."""
+    return f"{PREFIX}:head-wanted:{job_id}"
+
+
 def installation(installation_id: int) -> str:
     """Hash recording an installation event (account, action, time)."""
     return f"{PREFIX}:installation:{installation_id}"

@@ -95,6 +95,8 @@ async def supervise(settings: Settings, *, burst: bool = False) -> int:
         "http": services.github_http,  # the redelivery sweep's GitHub calls
         "app_tokens": services.app_tokens,
     }
+    # GITHUB_APP_SLUG unset: learn it now; a GitHub outage defers this to the first post.
+    await services.identity.learn()
     runner.start()
     try:
         return await _supervise_arq(settings, shared, runner, stop, burst=burst)

@@ -13,6 +13,7 @@ complete, new tasks pause", as Kimi itself behaves).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -206,6 +207,18 @@ class ReviewCeiling:
         self._key_ids = list(key_ids)
         self._reserved = keys.usage_review_reserved(self._key_ids[0])
         self._script = redis.register_script(_RESERVE)
+
+    @property
+    def limit(self) -> int | None:
+        return self.ceiling
+
+    def lowered(self, limit: int | None) -> ReviewCeiling:
+        """The same ceiling (same Redis keys) at `limit` when that is lower: never raised."""
+        if limit is None or (self.ceiling is not None and limit >= self.ceiling):
+            return self
+        lowered = copy.copy(self)
+        lowered.ceiling = limit
+        return lowered
 
     async def reserve(self, review_key: str, estimate: int) -> bool:
         if self.ceiling is None:

@@ -11,6 +11,7 @@ blocks for 5 s).
 
 from __future__ import annotations
 
+import redis as syncredis
 from redis import asyncio as aioredis
 
 
@@ -26,3 +27,22 @@ def redis_client(
         retry_on_timeout=False,
     )
     return client
+
+
+def sync_twin(client: aioredis.Redis) -> syncredis.Redis:
+    """A blocking client to the same Redis, with the same settings, for a thread of its own.
+
+    The gate's lease heartbeat runs in a thread so it keeps running while the
+    event loop is blocked; it cannot share the asyncio client's connections.
+    """
+    pool = client.connection_pool
+    kwargs = {k: v for k, v in pool.connection_kwargs.items() if k != "retry"}
+    classes = {
+        "Connection": syncredis.Connection,
+        "SSLConnection": syncredis.SSLConnection,
+        "UnixDomainSocketConnection": syncredis.UnixDomainSocketConnection,
+    }
+    connection_class = classes.get(pool.connection_class.__name__, syncredis.Connection)
+    return syncredis.Redis(
+        connection_pool=syncredis.ConnectionPool(connection_class=connection_class, **kwargs)
+    )

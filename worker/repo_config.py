@@ -9,7 +9,9 @@ nobody wrote. The key-by-key checks are in `worker.repo_config_text`.
 
 Settings come from three places, each winning over the one before: the
 environment (REVIEW_MAX_COMMENTS, API_LLM_THINKING), the repository's file,
-then a maintainer's command (`/review`, `/review full`). `decide` is that
+then a maintainer's command (`/review`, `/review full`). Limits are the
+exception: the file may lower the operator's (comments, tokens, lines), never
+raise them, since its author may be whoever can land a commit on the base. `decide` is that
 rule; `describe_config` says the outcome in Markdown for `/help`.
 """
 
@@ -46,6 +48,8 @@ class RepoConfig(msgspec.Struct, frozen=True, kw_only=True):
     incremental: bool = True  # on a push, review only the new commits
     review_drafts: bool = False
     language: str = "English"  # language of the comments
+    review_max_tokens: int | None = None  # lowers API_LLM_REVIEW_MAX_TOKENS, never raises it
+    untrusted_max_lines: int | None = None  # lowers REVIEW_UNTRUSTED_MAX_LINES, never raises it
 
 
 class LoadedConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,6 +130,14 @@ class ReviewPlan(msgspec.Struct, frozen=True, kw_only=True):
     thinking: Thinking
     max_comments: int
     min_severity: Severity
+    review_max_tokens: int | None = None  # None: no ceiling
+    untrusted_max_lines: int = 0  # 0: no limit
+
+
+def lowered_limit(env: int | None, repo: int | None) -> int | None:
+    """The stricter of the operator's limit and the repository's (None: no limit)."""
+    limits = [limit for limit in (env, repo) if limit is not None]
+    return min(limits) if limits else None
 
 
 def thinking_for(env: Thinking, config: RepoConfig) -> Thinking:
@@ -151,6 +163,8 @@ def decide(
     draft: bool,
     env_thinking: Thinking,
     env_max_comments: int,
+    env_review_max_tokens: int | None = None,
+    env_untrusted_max_lines: int = 0,
 ) -> ReviewPlan:
     """How (and whether) to review, for a pull request event (`command` None) or a command.
 
@@ -170,6 +184,11 @@ def decide(
         thinking=thinking_for(env_thinking, config),
         max_comments=comment_cap_for(env_max_comments, config),
         min_severity=config.min_severity,
+        review_max_tokens=lowered_limit(env_review_max_tokens, config.review_max_tokens),
+        untrusted_max_lines=lowered_limit(
+            env_untrusted_max_lines or None, config.untrusted_max_lines
+        )
+        or 0,
     )
 
 
@@ -195,11 +214,19 @@ def _flag(value: bool) -> str:
     return "`true`" if value else "`false`"
 
 
-def describe_config(loaded: LoadedConfig, *, max_comments: int, thinking: Thinking) -> str:
+def describe_config(
+    loaded: LoadedConfig,
+    *,
+    max_comments: int,
+    thinking: Thinking,
+    review_max_tokens: int | None = None,
+    untrusted_max_lines: int = 0,
+) -> str:
     """Markdown for `/help`: every setting, its effective value and where it came from.
 
-    `max_comments` and `thinking` are the environment's values (REVIEW_MAX_COMMENTS,
-    API_LLM_THINKING); the repository's text is sanitised (it is not ours).
+    The keyword arguments are the environment's values (REVIEW_MAX_COMMENTS,
+    API_LLM_THINKING, API_LLM_REVIEW_MAX_TOKENS, REVIEW_UNTRUSTED_MAX_LINES);
+    the repository's text is sanitised (it is not ours).
     """
     config = loaded.config
     default = RepoConfig()
@@ -234,6 +261,8 @@ def describe_config(loaded: LoadedConfig, *, max_comments: int, thinking: Thinki
         ("incremental", _flag(config.incremental), origin("incremental")),
         ("review_drafts", _flag(config.review_drafts), origin("review_drafts")),
         ("language", sanitize_line(config.language), origin("language")),
+        _limit_row("review_max_tokens", review_max_tokens, config.review_max_tokens),
+        _limit_row("untrusted_max_lines", untrusted_max_lines or None, config.untrusted_max_lines),
     ]
     lines = ["| setting | value | from |", "|---|---|---|"]
     lines += [f"| `{key}` | {_cell(value)} | {_cell(where)} |" for key, value, where in rows]
@@ -242,6 +271,22 @@ def describe_config(loaded: LoadedConfig, *, max_comments: int, thinking: Thinki
     if note is not None:
         lines.append(note)
     return "\n".join(lines)
+
+
+_LIMIT_ENV: Final = {
+    "review_max_tokens": "API_LLM_REVIEW_MAX_TOKENS",
+    "untrusted_max_lines": "REVIEW_UNTRUSTED_MAX_LINES",
+}
+
+
+def _limit_row(key: str, env: int | None, repo: int | None) -> tuple[str, str, str]:
+    """A spend limit's row: the stricter value, and whose it is."""
+    value = lowered_limit(env, repo)
+    shown = "no limit" if value is None else f"{value:,}"
+    if repo is None or (env is not None and repo > env):
+        raising = f" (the file's {repo:,} cannot raise it)" if repo is not None else ""
+        return (key, shown, f"`{_LIMIT_ENV[key]}`{raising}")
+    return (key, shown, "`.kimi-review.toml`")
 
 
 def config_error_note(loaded: LoadedConfig) -> str | None:

@@ -27,6 +27,10 @@ MAX_PATTERN_CHARS: Final = 200
 MAX_INSTRUCTION_CHARS: Final = 2000
 MAX_LANGUAGE_CHARS: Final = 40
 MAX_ERRORS_SHOWN: Final = 5
+# Spend limits a repository may lower (never raise): positive, so that no
+# value can mean "no limit" (REVIEW_UNTRUSTED_MAX_LINES=0 does, for operators).
+REVIEW_TOKENS_RANGE: Final = (1000, 1_000_000_000)
+UNTRUSTED_LINES_RANGE: Final = (1, 100_000_000)
 
 
 class CheckedText(NamedTuple):
@@ -89,6 +93,15 @@ def _comment_count(value: object) -> int:
     return value
 
 
+def _whole_number(low: int, high: int) -> Callable[[object], int]:
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Rejected(f"an integer {low}..{high}")
+        return value
+
+    return check
+
+
 def _patterns(value: object) -> tuple[str, ...]:
     expected = (
         f"an array of at most {MAX_PATTERNS} glob strings, "
@@ -132,6 +145,8 @@ _CHECKS: Final[dict[str, Callable[[object], object]]] = {
     "incremental": _boolean,
     "review_drafts": _boolean,
     "language": _language,
+    "review_max_tokens": _whole_number(*REVIEW_TOKENS_RANGE),
+    "untrusted_max_lines": _whole_number(*UNTRUSTED_LINES_RANGE),
 }
 KEYS: Final = tuple(_CHECKS)
 

@@ -23,7 +23,7 @@ from worker.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited
 from worker.github.posting import ReviewPoster
 from worker.pipeline_metrics import ReviewOutcome
 from worker.review import messages
-from worker.review.check_run import check_gave_up
+from worker.review.check_run import check_external_id, check_gave_up
 from worker.review.commands import answer_help, reply_to_command
 from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
 from worker.review_hooks import LeaseLost, WorkerHooks
@@ -49,6 +49,7 @@ class AttemptEnded:
     task: ReviewTask  # with this attempt counted
     outcome: ReviewOutcome  # for kimi_review_reviews_total
     retry: float | None = None  # seconds until the next attempt, for "retry"
+    unreviewed: bool = False  # a pull_request job ended without reviewing its head
 
 
 def target_of(request: ReviewRequest) -> ReviewTarget:
@@ -84,6 +85,7 @@ async def run_attempt(
         lock=lock,
         token=token,
         quota=services.main_quota,
+        lease_ttl=float(services.settings.review_lease),
     )
     flow = ReviewFlow(
         settings=services.settings,
@@ -97,18 +99,18 @@ async def run_attempt(
     kind: Kind
     hint: float | None = None
     try:
-        first_try = task.failures == 0 and task.deferrals == 0
-        if request.command is not None and request.comment_id is not None and first_try:
-            if not await poster.may_command(request.sender or ""):
-                log.info("command_ignored_without_write_access", sender=request.sender)
+        if request.command is not None and request.comment_id is not None:
+            if not await _may_command(poster, request):
                 return AttemptEnded("done", task, "skipped")
-            await poster.react(request.comment_id, "eyes")  # seen; the answer follows
+            if task.failures == 0 and task.deferrals == 0:
+                await poster.react(request.comment_id, "eyes")  # seen; the answer follows
         if request.command == "help":
             await answer_help(flow, poster, request)
             return AttemptEnded("done", task, "skipped")
         outcome = await flow.run(target_of(request))
         await _after(services, poster, request, outcome)
-        return AttemptEnded("done", task, _OUTCOMES[outcome.status])
+        unreviewed = outcome.unreviewed and request.trigger == "pull_request"
+        return AttemptEnded("done", task, _OUTCOMES[outcome.status], unreviewed=unreviewed)
     except LeaseLost:
         log.warning("review_taken_over")
         return AttemptEnded("left", task, "superseded")
@@ -120,7 +122,8 @@ async def run_attempt(
         task = replace(task, deferrals=task.deferrals + 1, last_error=reason)
     except GitHubNotFound as exc:
         log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
-        return AttemptEnded("done", task, "skipped")
+        gone_unreviewed = request.trigger == "pull_request"
+        return AttemptEnded("done", task, "skipped", unreviewed=gone_unreviewed)
     except (GitHubError, httpx.HTTPError) as exc:
         kind, reason = "failed", str(exc)
         task = replace(task, failures=task.failures + 1, last_error=reason)
@@ -145,6 +148,23 @@ async def run_attempt(
         await _give_up(poster, task, decision.reason, hooks)
         return AttemptEnded("done", task, "gave_up")
     return AttemptEnded("retry", task, "failed" if kind == "failed" else "deferred", decision.wait)
+
+
+async def _may_command(poster: ReviewPoster, request: ReviewRequest) -> bool:
+    """Write access, checked on every attempt; a check that cannot be made says no.
+
+    Failing closed: a retry must never skip the check, and a GitHub outage
+    must not turn a read-only user's `/review full` into a paid review. The
+    user can comment again once GitHub answers.
+    """
+    try:
+        allowed = await poster.may_command(request.sender or "")
+    except (GitHubError, httpx.HTTPError) as exc:
+        log.warning("command_ignored_permission_unknown", sender=request.sender, error=str(exc))
+        return False
+    if not allowed:
+        log.info("command_ignored_without_write_access", sender=request.sender)
+    return allowed
 
 
 async def _after(
@@ -176,9 +196,12 @@ async def _give_up(poster: ReviewPoster, task: ReviewTask, reason: str, hooks: W
             run = target_of(request).run
             check_id = await hooks.checkpoint(request.head_sha, run).check_run_id()
             update = check_gave_up(request.head_sha, attempts, reason)
+            tag = check_external_id(request.head_sha, run)
+            if check_id is None:
+                check_id = await poster.find_open_check(request.head_sha, tag)
             if check_id is not None:
                 await poster.update_check(check_id, update)
             else:
-                await poster.start_check(request.head_sha, update)
+                await poster.start_check(request.head_sha, update, external_id=tag)
     except GitHubError as exc:
         log.warning("gave_up_notice_not_posted", error=str(exc))

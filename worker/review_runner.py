@@ -121,7 +121,11 @@ class ReviewRunner:
         task_id = ended.task.task_id
         if ended.ending == "left":  # another worker took the review over: it is theirs
             return
-        if ended.ending == "done" or ended.retry is None:
+        if ended.ending == "done":
+            if not await self.tasks.finish(task_id, unreviewed=ended.unreviewed, now=time.time()):
+                log.info("review_wanted_again", task=task_id)  # ready_for_review meanwhile
+            return
+        if ended.retry is None:
             await self.tasks.drop(task_id)
             return
         await self.tasks.reschedule(ended.task, due=time.time() + ended.retry)

@@ -53,6 +53,25 @@ end
 return 0
 """
 
+# A task that ended: dropped, and when it ended without reviewing its head the
+# head is marked so a later ready_for_review/reopened is queued (app/intake.py).
+# If such an event came while the task ran (KEYS[4]), the task runs once more.
+_FINISH: Final = """
+local wanted = redis.call('DEL', KEYS[4]) == 1
+if ARGV[2] == '1' and wanted then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+  return 'again'
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('SET', KEYS[3], '1', 'EX', ARGV[3])
+else
+  redis.call('DEL', KEYS[3])
+end
+return 'dropped'
+"""
+
 
 class TaskStore:
     """The review tasks waiting or running, fleet-wide."""
@@ -61,6 +80,7 @@ class TaskStore:
         self._redis = redis
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._finish = redis.register_script(_FINISH)
 
     async def record(self, task: ReviewTask, *, due: float) -> bool:
         """Add a task unless it exists (a redelivered job keeps the first record)."""
@@ -90,6 +110,25 @@ class TaskStore:
             pipe.hdel(keys.REVIEW_TASKS, task_id)
             pipe.zrem(keys.REVIEW_DUE, task_id)
             await pipe.execute()
+
+    async def finish(self, task_id: str, *, unreviewed: bool, now: float) -> bool:
+        """Drop a finished task; False when it must run once more instead.
+
+        `unreviewed`: it ended without reviewing its head (a draft, reviews
+        disabled, the PR closed), so that head does not count as reviewed for a
+        later `ready_for_review` or `reopened`; one that arrived while the task
+        ran makes it due again at once (False), since intake took it as a duplicate.
+        """
+        ended = await self._finish(
+            keys=[
+                keys.REVIEW_TASKS,
+                keys.REVIEW_DUE,
+                keys.head_unreviewed(task_id),
+                keys.head_wanted(task_id),
+            ],
+            args=[task_id, "1" if unreviewed else "0", keys.DELIVERY_TTL_SECONDS, now],
+        )
+        return (ended.decode() if isinstance(ended, bytes) else str(ended)) == "dropped"
 
     async def due(self, now: float, *, limit: int = 100) -> list[str]:
         """Task ids whose start time has come, oldest first."""

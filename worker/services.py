@@ -21,6 +21,7 @@ from worker.config import Settings
 from worker.gate import open_gate
 from worker.github.auth import AppTokenSource, RepoRef, TokenSource, token_source
 from worker.github.client import GitHubReader
+from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
 from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
@@ -58,6 +59,7 @@ class WorkerServices:
     gates: list[ConcurrencyGate]
     main_quota: RedisQuota | None
     ceiling: ReviewCeiling | None
+    identity: BotIdentity  # the bot's login, shared by every poster (learned when unset)
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerServices:
@@ -81,20 +83,23 @@ class WorkerServices:
             fallback_quota=fallback_quota,
         )
         key_ids = [llm.main.key_id] + ([llm.fallback.key_id] if llm.fallback else [])
-        ceiling = None
-        if llm.review_max_tokens is not None:  # no ceiling set: no reservation per chunk
-            ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
+        # Even with API_LLM_REVIEW_MAX_TOKENS=0 (no ceiling; reserve() then admits
+        # without a Redis call): a repository's `review_max_tokens` may still set one.
+        ceiling = ReviewCeiling(redis, llm.review_max_tokens, key_ids)
+        tokens = token_source(settings.github, github_http)
+        app = tokens if isinstance(tokens, AppTokenSource) else None
         return cls(
             settings=settings,
             redis=redis,
             model_http=model_http,
             github_http=github_http,
-            tokens=token_source(settings.github, github_http),
+            tokens=tokens,
             pacer=WritePacer(),
             reviewer=reviewer,
             gates=[g for g in (main_gate, fallback_gate) if g is not None],
             main_quota=main_quota,
             ceiling=ceiling,
+            identity=BotIdentity(settings.github.app_slug, app),
         )
 
     @property
@@ -113,8 +118,7 @@ class WorkerServices:
             api_url=self.settings.github.api_url,
             pacer=self.pacer,
         )
-        slug = self.settings.github.app_slug
-        return ReviewPoster(rest, bot_login=f"{slug}[bot]" if slug else None)
+        return ReviewPoster(rest, identity=self.identity)
 
     async def close(self) -> None:
         for gate in self.gates:

@@ -165,6 +165,7 @@ class _RepoReads:
                 "title": pull.title,
                 "body": pull.body or None,
                 "user": {"login": pull.user, "type": "User"},
+                "author_association": pull.author_association,
                 "head": {"sha": pull.head_sha, "ref": pull.head_ref, "repo": self.repo_json(repo)},
                 "base": {
                     "sha": repo.base_of(pull),

@@ -67,6 +67,7 @@ class Injected:
     headers: dict[str, str]
     body: Any
     remaining: int
+    after: bool = False  # the request is carried out first, then its answer is lost
 
 
 @dataclass
@@ -189,6 +190,24 @@ class FakeGitHub:
         body: Any = None,
     ) -> None:
         """The next `times` calls matching (method, route template) answer `status`."""
+        self._inject(method, template, status, times=times, headers=headers, body=body)
+
+    def lose_answer_next(self, method: str, template: str, status: int = 502) -> None:
+        """The next matching call is carried out, but its answer is lost (a proxy's 502, or
+        the worker crashing before it read it): what a retry must cope with."""
+        self._inject(method, template, status, times=1, after=True)
+
+    def _inject(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        *,
+        times: int,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        after: bool = False,
+    ) -> None:
         if body is None:
             body = {
                 "message": _default_message(status),
@@ -196,7 +215,9 @@ class FakeGitHub:
             }
         with self._lock:
             self._injected.append(
-                Injected(method.upper(), _compile(template), status, headers or {}, body, times)
+                Injected(
+                    method.upper(), _compile(template), status, headers or {}, body, times, after
+                )
             )
 
     def secondary_rate_limit_next(
@@ -247,6 +268,7 @@ class FakeGitHub:
         self._send(http, reply)
 
     def _answer(self, request: Request) -> Reply:
+        lost: Injected | None = None
         with self._lock:
             for injected in self._injected:
                 if (
@@ -255,7 +277,16 @@ class FakeGitHub:
                     and injected.pattern.fullmatch(request.path)
                 ):
                     injected.remaining -= 1
-                    return Reply(injected.status, injected.body, dict(injected.headers))
+                    if not injected.after:
+                        return Reply(injected.status, injected.body, dict(injected.headers))
+                    lost = injected
+                    break
+        reply = self._route(request)
+        if lost is not None:
+            return Reply(lost.status, lost.body, dict(lost.headers))
+        return reply
+
+    def _route(self, request: Request) -> Reply:
         for route in self.routes:
             match = route.pattern.fullmatch(request.path)
             if match is None or route.method != request.method:

@@ -64,6 +64,7 @@ class FakePull:
     title: str = "A change"
     body: str = ""
     user: str = "octocat"
+    author_association: str = "MEMBER"  # CONTRIBUTOR, NONE ...: an outside author
     state: str = "open"
     draft: bool = False
     merged: bool = False

@@ -145,6 +145,9 @@ def register(fake: FakeGitHub) -> None:
     fake.add_route(
         "PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", writes.update_check_run, "repo"
     )
+    fake.add_route(
+        "GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs", writes.list_check_runs, "repo"
+    )
     fake.add_route("GET", "/app/hook/deliveries", writes.list_deliveries, "jwt")
     fake.add_route("POST", "/app/hook/deliveries/{delivery_id}/attempts", writes.redeliver, "jwt")
 
@@ -279,9 +282,34 @@ class _Writes:
         _no_nulls(body)
         if not body.get("name") or not body.get("head_sha"):
             raise ApiError(422, 'Invalid request.\n\n"name" and "head_sha" are required.')
-        run = {"id": next_id(), "status": "queued", **body}
+        run = {"id": next_id(), "status": "queued", "app": {"slug": self.fake.app_slug}, **body}
         self.written.check_runs[run["id"]] = run
         return Reply(201, run)
+
+    def list_check_runs(self, request: Request) -> Reply:
+        """The check runs of a commit (a SHA or a branch name), as GitHub wraps them.
+
+        Filters `check_name` and `status`; `filter=latest` (GitHub's default)
+        keeps the newest run of each name, `filter=all` every run. Paged.
+        https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
+        """
+        repo = self.repo_of(request)
+        ref = request.params["ref"]
+        sha = repo.branches.get(ref, ref)
+        runs = [r for r in self.written.check_runs.values() if r.get("head_sha") == sha]
+        if request.arg("check_name"):
+            runs = [r for r in runs if r.get("name") == request.arg("check_name")]
+        if request.arg("status"):
+            runs = [r for r in runs if r.get("status") == request.arg("status")]
+        if (request.arg("filter") or "latest") == "latest":
+            newest: dict[str, dict[str, Any]] = {}
+            for run in sorted(runs, key=lambda r: int(r["id"])):
+                newest[str(run.get("name"))] = run
+            runs = list(newest.values())
+        runs.sort(key=lambda r: int(r["id"]), reverse=True)
+        per_page, page = page_window(request)
+        window = runs[(page - 1) * per_page : page * per_page]
+        return Reply(200, {"total_count": len(runs), "check_runs": window})
 
     def update_check_run(self, request: Request) -> Reply:
         run = self.written.check_runs.get(request.int_param("check_run_id"))

@@ -15,19 +15,20 @@ copy). Checks run in this order, the first match giving the reason:
    changed), lockfiles, vendored directories, generated code (by path or
    an "@generated" / "Code generated ... DO NOT EDIT" marker), minified code.
 
-Globs are gitignore-like: a pattern without "/" matches the file name at any
-depth, `**` crosses directories, `*` and `?` do not cross "/".
+Globs are gitignore-like (worker/diff/globs.py, matched in linear time): a
+pattern without "/" matches the file name at any depth, `**` crosses
+directories, `*` and `?` do not cross "/".
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import Final
 
 import msgspec
 
+from worker.diff.globs import Glob, compile_glob
 from worker.diff.model import ChangedFile, SkippedFile
 
 CREDENTIALS: Final = "credentials file (never sent to the model)"
@@ -131,12 +132,12 @@ def select_files(
     exclude: Sequence[str] = (),
 ) -> FileSelection:
     """Split a PR's files into those sent to the model and those skipped (with reasons)."""
-    include_re = [glob_regex(pattern) for pattern in include]
-    exclude_re = [glob_regex(pattern) for pattern in exclude]
+    include_globs = [compile_glob(pattern) for pattern in include]
+    exclude_globs = [compile_glob(pattern) for pattern in exclude]
     kept: list[ChangedFile] = []
     skipped: list[SkippedFile] = []
     for changed in files:
-        reason = skip_reason(changed, include_re, exclude_re)
+        reason = skip_reason(changed, include_globs, exclude_globs)
         if reason is None:
             kept.append(changed)
         else:
@@ -146,8 +147,8 @@ def select_files(
 
 def skip_reason(
     changed: ChangedFile,
-    include: Sequence[re.Pattern[str]] = (),
-    exclude: Sequence[re.Pattern[str]] = (),
+    include: Sequence[Glob] = (),
+    exclude: Sequence[Glob] = (),
 ) -> str | None:
     """Why `changed` is not sent to the model, or None when it is."""
     path = changed.path
@@ -205,27 +206,3 @@ def _has_generated_marker(patch: str) -> bool:
 def _looks_minified(patch: str) -> bool:
     added = [line for line in patch.split("\n") if line.startswith("+")]
     return bool(added) and sum(map(len, added)) / len(added) >= MINIFIED_LINE_CHARS
-
-
-@lru_cache(maxsize=256)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a gitignore-like glob into a regex matching whole paths."""
-    anchored = "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
-    out: list[str] = []
-    index = 0
-    while index < len(body):
-        char = body[index]
-        if body.startswith("**/", index):
-            out.append("(?:.*/)?")
-            index += 3
-            continue
-        if body.startswith("**", index):
-            out.append(".*")
-            index += 2
-            continue
-        out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
-        index += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    # A directory pattern ("docs/" or "build") also covers what is inside it.
-    return re.compile(f"{prefix}{''.join(out)}(?:/.*)?\\Z", re.DOTALL)

@@ -9,8 +9,17 @@ its scanner does. Two plugins are replaced: `PrivateKeyDetector` only flags
 the `BEGIN ... PRIVATE KEY` words, so a PEM block's body is masked here line
 by line instead; `IPPublicDetector` is left out (an IP address is not a
 credential, and masking every address would blind reviews of network code).
-A few key shapes detect-secrets does not know (Moonshot/OpenAI-style `sk-`
-keys, Anthropic keys, Google API keys) are added.
+The key shapes this product handles itself (Moonshot, Kimi Code, Anthropic,
+OpenAI, GitHub, JWT) come from `worker.diff.secret_shapes`, written to match
+in linear time; the detect-secrets patterns they replace backtracked.
+
+Hostile input: callers cut lines over `long_lines.MAX_LINE_CHARS` first
+(`cut_long_lines`), so every scan here reads at most that many characters
+per line; the key shapes and the PEM patterns use possessive runs, the
+detect-secrets patterns that backtracked are replaced, and `_mask_value`
+widens a match with a loop, not a regex: the cost is linear in the diff
+(bench/bench_masking.py). `mask_text` does the same for a PR's title and
+description.
 
 Only the secret's characters are replaced, with `MASK`: lines keep their
 count and numbers, and each masking is reported (path, side, line) for the
@@ -44,26 +53,22 @@ from detect_secrets.plugins.keyword import DENYLIST_REGEX as KEYWORD_DENYLIST
 
 from worker.diff.model import Side
 from worker.diff.parse import DiffLine, Hunk, ParsedFile
+from worker.diff.secret_shapes import KEY_SHAPES, REPLACED_PLUGINS
 
 MASK: Final = "***masked***"
 PEM_BODY: Final = "PEM private key body"
 
-_LEFT_OUT_PLUGINS: Final = frozenset({"PrivateKeyDetector", "IPPublicDetector"})
+_LEFT_OUT_PLUGINS: Final = frozenset({"PrivateKeyDetector", "IPPublicDetector"}) | REPLACED_PLUGINS
 _KEYWORD_PLUGIN: Final = "KeywordDetector"
 # The keyword plugin's own denylist: a line without one of its words cannot match.
 _KEYWORD_HINT: Final = re.compile(KEYWORD_DENYLIST, re.IGNORECASE)
 _ALLOWLIST_PRAGMA: Final = re.compile(r"pragma: ?allowlist[ -]secret", re.IGNORECASE)
-_EXTRA_SHAPES: Final = (
-    ("Anthropic API key", re.compile(r"sk-ant-[A-Za-z0-9_\-]{20,}")),
-    ("sk- API key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9]{32,}")),
-    ("Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")),
-)
 _PEM_BEGIN: Final = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _PEM_END: Final = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
-_GLUED_CHARS: Final = r"[\w\-+/=]"
+_GLUED_PUNCTUATION: Final = frozenset("_-+/=")
 _BASE64_RUN: Final = re.compile(r"[A-Za-z0-9+/=]{16,}")
 _PEM_BODY_LINE: Final = re.compile(
-    r"""^[\s"'`+]*(?:[A-Za-z0-9+/]{16,}={0,2}|-----END [A-Z0-9 ]*-----)(?:\\n)?["'`,;+\s)]*$"""
+    r"""^[\s"'`+]*+(?:[A-Za-z0-9+/]{16,}+={0,2}|-----END [A-Z0-9 ]*-----)(?:\\n)?["'`,;+\s)]*+$"""
 )
 
 
@@ -113,7 +118,7 @@ def find_secrets(text: str, *, path: str) -> list[tuple[str, str]]:
     # one loop instead of ~25 method calls per line, and the whole match is
     # kept where the library reports only a capture group (GitHub tokens come
     # back as just "ghp").
-    for kind, pattern in (*_EXTRA_SHAPES, *detectors.patterns):
+    for kind, pattern in (*KEY_SHAPES, *detectors.patterns):
         for match in pattern.finditer(text):
             value = _secret_of(match)
             if not _is_false_positive(value, text, None):
@@ -204,8 +209,28 @@ def _masked_lines(
 
 def _mask_value(text: str, value: str) -> str:
     """Replace `value` and the token characters glued to it (a pattern may match
-    only part of a longer key; the rest must not reach the model either)."""
-    return re.sub(rf"{_GLUED_CHARS}*{re.escape(value)}{_GLUED_CHARS}*", MASK, text)
+    only part of a longer key; the rest must not reach the model either).
+
+    A loop, not a regex: `[glued]*value` retried the glued run from every
+    position before the value, quadratic in a long word.
+    """
+    out: list[str] = []
+    done = 0
+    found = text.find(value)
+    while found >= 0:
+        start, end = found, found + len(value)
+        while start > done and _is_glued(text[start - 1]):
+            start -= 1
+        while end < len(text) and _is_glued(text[end]):
+            end += 1
+        out += (text[done:start], MASK)
+        done = end
+        found = text.find(value, done)
+    return "".join(out) + text[done:]
+
+
+def _is_glued(char: str) -> bool:
+    return char.isalnum() or char in _GLUED_PUNCTUATION
 
 
 def _mask_pem(text: str, begin: re.Match[str] | None) -> tuple[str, bool]:
@@ -215,3 +240,18 @@ def _mask_pem(text: str, begin: re.Match[str] | None) -> tuple[str, bool]:
     stop = end_marker.start() if end_marker else len(text)
     body, count = _BASE64_RUN.subn(MASK, text[start:stop])
     return text[:start] + body + text[stop:], count > 0
+
+
+def mask_text(text: str, *, where: str) -> tuple[str, list[Masking]]:
+    """Free text (a PR's title or description) masked like diff lines; `where` names it.
+
+    Callers cut over-long lines first (`long_lines.cut_text`), as for diffs;
+    each masking is reported with `where` as its path and the line in the text.
+    """
+    lines = tuple(DiffLine("+", line, None, n) for n, line in enumerate(text.split("\n"), start=1))
+    maskings: list[Masking] = []
+    hunk = Hunk(0, 0, 1, len(lines), "", lines)
+    masked = _mask_hunk(where, hunk, maskings)
+    if masked is hunk:
+        return text, maskings
+    return "\n".join(line.text for line in masked.lines), maskings

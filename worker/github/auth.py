@@ -119,6 +119,13 @@ _token_decoder: Final = msgspec.json.Decoder(_AccessToken)
 _installation_decoder: Final = msgspec.json.Decoder(_Installation)
 
 
+class _App(msgspec.Struct):
+    slug: str
+
+
+_app_decoder: Final = msgspec.json.Decoder(_App)
+
+
 @dataclass(slots=True)
 class _CachedToken:
     value: Secret
@@ -184,6 +191,11 @@ class AppTokenSource:
         found = _installation_decoder.decode(body).id
         self._installations[full_name] = found
         return found
+
+    async def app_slug(self) -> str:
+        """The App's slug (`GET /app` with the App's JWT): its bot is `<slug>[bot]`."""
+        body = await self._call("GET", "/app", None, what="reading the App's slug (GET /app)")
+        return _app_decoder.decode(body).slug
 
     async def token_for(self, repo: RepoRef) -> Secret:
         installation_id = repo.installation_id

@@ -39,6 +39,8 @@ class _GitHubPull(msgspec.Struct):
     changed_files: int = 0
     additions: int = 0
     deletions: int = 0
+    # Missing (an older GitHub): counted as a stranger, the safe side for spend limits.
+    author_association: str = "NONE"
 
 
 class _GitHubFile(msgspec.Struct):
@@ -82,6 +84,7 @@ class PullRequestInfo(msgspec.Struct, frozen=True, kw_only=True):
     changed_files: int
     additions: int
     deletions: int
+    author_association: str = "NONE"  # OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, NONE ...
 
     @classmethod
     def from_github(cls, data: dict[str, Any]) -> PullRequestInfo:
@@ -101,6 +104,7 @@ class PullRequestInfo(msgspec.Struct, frozen=True, kw_only=True):
             changed_files=pull.changed_files,
             additions=pull.additions,
             deletions=pull.deletions,
+            author_association=pull.author_association,
         )
 
 

@@ -15,12 +15,14 @@ rate-limit aware).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal
 
 import msgspec
 import structlog
 
 from worker.github.errors import GitHubRequestFailed
+from worker.github.identity import BotIdentity
 from worker.github.rest import GitHubRest
 from worker.review.check_run import CheckRunUpdate
 from worker.review.findings import Placement, SummaryFinding, demote_rejected
@@ -29,6 +31,7 @@ from worker.review.fingerprint import (
     earlier_fingerprints,
     is_summary_comment,
 )
+from worker.review.links import web_host
 from worker.review.rejections import (
     Bisection,
     ClearPendingThenRetry,
@@ -63,15 +66,36 @@ class PostedReview(msgspec.Struct, frozen=True, kw_only=True):
 class ReviewPoster:
     """The write side of one pull request's repository (see the module docstring)."""
 
-    def __init__(self, rest: GitHubRest, *, bot_login: str | None = None) -> None:
+    def __init__(
+        self,
+        rest: GitHubRest,
+        *,
+        bot_login: str | None = None,
+        identity: BotIdentity | None = None,
+    ) -> None:
         self.rest = rest
-        self._bot_login = bot_login  # e.g. "kimi-review[bot]"; None: any Bot author
+        # e.g. "kimi-review[bot]"; None: any Bot author (no App: a plain token's run).
+        self._bot_login = bot_login
+        self._identity = identity  # learns the login from GitHub when it is not known
+        # Model-written links stay clickable only to this host (review.links).
+        self.link_host = web_host(rest.api_url)
 
     # --- the review ------------------------------------------------------------
     async def post_review(
-        self, pr_number: int, head_sha: str, placement: Placement, *, run: str | None = None
+        self,
+        pr_number: int,
+        head_sha: str,
+        placement: Placement,
+        *,
+        run: str | None = None,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> PostedReview:
-        """Post the ONE review of `head_sha` (see the module docstring)."""
+        """Post the ONE review of `head_sha` (see the module docstring).
+
+        `fence` runs right before each review POST is sent (after the listing
+        of reviews and the pacer's wait) and raises when this process may no
+        longer post: another worker that took the review over posts it.
+        """
         original = placement
         current = placement
         ranges_collapsed = False
@@ -86,9 +110,10 @@ class ReviewPoster:
             response = await self.rest.request(
                 "POST",
                 f"{self._pull(pr_number)}/reviews",
-                json=review_payload(current, head_sha=head_sha, run=run),
+                json=review_payload(current, head_sha=head_sha, run=run, link_host=self.link_host),
                 what=f"posting the review of pull request #{pr_number}",
                 accept=frozenset({422}),
+                before_send=fence,
             )
             if response.status_code != 422:
                 return self._posted(response.json(), "posted", original, current, probes)
@@ -125,6 +150,7 @@ class ReviewPoster:
 
     async def earlier_fingerprints(self, pr_number: int) -> frozenset[str]:
         """Fingerprints of the bot's inline comments already on the PR: not to be repeated."""
+        await self._know_self()
         comments = await self.rest.pages(
             f"{self._pull(pr_number)}/comments", what=f"listing review comments of #{pr_number}"
         )
@@ -140,7 +166,9 @@ class ReviewPoster:
             # review marker: a probe left behind is never taken for the review.
             payload = {
                 "commit_id": head_sha,
-                "comments": [review_comment(placement.inline[i]) for i in probe],
+                "comments": [
+                    review_comment(placement.inline[i], link_host=self.link_host) for i in probe
+                ],
             }
             response = await self.rest.request(
                 "POST",
@@ -159,6 +187,7 @@ class ReviewPoster:
     async def _existing_review(
         self, pr_number: int, head_sha: str, run: str | None
     ) -> dict[str, Any] | None:
+        await self._know_self()
         reviews = await self.rest.pages(
             f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
         )
@@ -169,6 +198,7 @@ class ReviewPoster:
         return None
 
     async def _delete_pending_reviews(self, pr_number: int) -> None:
+        await self._know_self()
         reviews = await self.rest.pages(
             f"{self._pull(pr_number)}/reviews", what=f"listing reviews of #{pr_number}"
         )
@@ -206,6 +236,7 @@ class ReviewPoster:
     # --- summary, check runs, reactions ------------------------------------------
     async def upsert_summary(self, pr_number: int, body: str) -> int:
         """Edit the bot's sticky summary comment in place, or create it; its id."""
+        await self._know_self()
         repo = self.rest.repo_path
         comments = await self.rest.pages(
             f"{repo}/issues/{pr_number}/comments", what=f"listing comments of #{pr_number}"
@@ -248,9 +279,13 @@ class ReviewPoster:
         )
         return int(response.json()["id"])
 
-    async def start_check(self, head_sha: str, update: CheckRunUpdate) -> int:
+    async def start_check(
+        self, head_sha: str, update: CheckRunUpdate, *, external_id: str | None = None
+    ) -> int:
         """`POST .../check-runs` named "Kimi review" on `head_sha`; the check run's id."""
         payload = {"name": CHECK_RUN_NAME, "head_sha": head_sha, **update.to_payload()}
+        if external_id is not None:
+            payload["external_id"] = external_id
         response = await self.rest.request(
             "POST",
             f"{self.rest.repo_path}/check-runs",
@@ -258,6 +293,32 @@ class ReviewPoster:
             what=f"starting the check run on {head_sha[:12]}",
         )
         return int(response.json()["id"])
+
+    async def find_open_check(self, head_sha: str, external_id: str) -> int | None:
+        """The bot's check run on `head_sha` tagged `external_id` and not completed, if any.
+
+        A worker that crashed between creating its check run and saving the id
+        left it "in progress": the next attempt takes it over instead of
+        leaving it stuck beside a second one. One page of 100 runs of our name
+        on one commit is plenty (a few per review at most).
+        https://docs.github.com/rest/checks/runs#list-check-runs-for-a-git-reference
+        """
+        response = await self.rest.request(
+            "GET",
+            f"{self.rest.repo_path}/commits/{head_sha}/check-runs",
+            params={"check_name": CHECK_RUN_NAME, "filter": "all", "per_page": 100},
+            what=f"listing check runs of {head_sha[:12]}",
+        )
+        body = response.json()
+        runs = body.get("check_runs") if isinstance(body, dict) else None
+        for run in runs if isinstance(runs, list) else []:
+            if (
+                isinstance(run, dict)
+                and run.get("external_id") == external_id
+                and run.get("status") != "completed"
+            ):
+                return int(run["id"])
+        return None
 
     async def update_check(self, check_run_id: int, update: CheckRunUpdate) -> None:
         """`PATCH .../check-runs/{id}` with the new status and text."""
@@ -280,6 +341,11 @@ class ReviewPoster:
     # --- plumbing ----------------------------------------------------------------
     def _pull(self, pr_number: int) -> str:
         return f"{self.rest.repo_path}/pulls/{pr_number}"
+
+    async def _know_self(self) -> None:
+        """Learn the bot's login before telling its items from others' (see `identity`)."""
+        if self._bot_login is None and self._identity is not None:
+            self._bot_login = await self._identity.login()
 
     def _is_ours(self, item: dict[str, Any]) -> bool:
         user = item.get("user")

@@ -15,7 +15,7 @@ A 401 makes the token source forget its token and mint a new one, once.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import httpx
@@ -60,6 +60,11 @@ class GitHubRest:
         self._rate_retries = rate_limit_retries
 
     @property
+    def api_url(self) -> str:
+        """The REST base URL (`GITHUB_API_URL`) every request goes to."""
+        return self._api_url
+
+    @property
     def repo_path(self) -> str:
         return f"/repos/{self.repo.owner}/{self.repo.name}"
 
@@ -72,12 +77,19 @@ class GitHubRest:
         params: Mapping[str, str | int] | None = None,
         what: str,
         accept: frozenset[int] = frozenset(),
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
-        """One call; a 2xx (or a status in `accept`) is returned, anything else raised typed."""
+        """One call; a 2xx (or a status in `accept`) is returned, anything else raised typed.
+
+        `before_send` runs right before each sending, after the pacer's wait
+        (a fence: it raises when the request must no longer go out).
+        """
         auth_retried = False
         rate_retries = 0
         while True:
-            response = await self._send(method, path, json=json, params=params, what=what)
+            response = await self._send(
+                method, path, json=json, params=params, what=what, before_send=before_send
+            )
             if response.is_success or response.status_code in accept:
                 return response
             error = self._error(response, what=what)
@@ -128,6 +140,7 @@ class GitHubRest:
         json: Mapping[str, object] | None,
         params: Mapping[str, str | int] | None,
         what: str,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         url = path if path.startswith(("http://", "https://")) else f"{self._api_url}{path}"
         token = await self._tokens.token_for(self.repo)
@@ -139,12 +152,16 @@ class GitHubRest:
         }
         try:
             if method.upper() not in WRITE_METHODS:
+                if before_send is not None:
+                    await before_send()
                 response = await self._http.request(
                     method, url, headers=headers, json=json, params=params
                 )
             else:
                 lane = self.repo.installation_id or self.repo.full_name
                 async with self.pacer.turn(lane):
+                    if before_send is not None:
+                        await before_send()  # after the pacer's wait: nothing awaits between
                     response = await self._http.request(
                         method, url, headers=headers, json=json, params=params
                     )

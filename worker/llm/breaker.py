@@ -9,8 +9,10 @@ endpoint; a fresh refusal trips it again.
 
 The Redis key is `worker.keys.breaker(key_id)`: `key_id` is a hash, never the
 key. Each process also remembers trips it saw itself, so a Redis outage or
-restart never lets a worker start a call it already knows will be refused;
-a Redis error degrades to that local view, with a warning.
+outage never lets a worker start a call it already knows will be refused:
+a Redis error degrades to that local view, with a warning. That memory is
+used only while Redis cannot be reached: when Redis answers without the key
+(expired, or deleted by an operator to retry main at once), it is dropped.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class LocalBreaker:
     async def trip(self, key_id: str, *, kind: str, reason: str, cooldown: float) -> None:
         self._open[key_id] = (self._clock() + cooldown, kind, reason)
 
+    def forget(self, key_id: str) -> None:
+        """Drop a remembered trip (Redis, the shared truth, no longer holds it)."""
+        self._open.pop(key_id, None)
+
 
 class RedisBreaker:
     """Breaker state in Redis (SET with an expiry), seen by every worker at once."""
@@ -97,7 +103,10 @@ class RedisBreaker:
             log.warning("breaker_redis_unreachable", key_id=key_id, error=str(exc))
             return await self._local.tripped(key_id)
         if raw is None:
-            return await self._local.tripped(key_id)
+            # Redis answered and holds no trip: it expired, or an operator deleted
+            # the key to retry main at once. The local memory must not outlive it.
+            self._local.forget(key_id)
+            return None
         try:
             stored = _decoder.decode(raw)
         except msgspec.MsgspecError:

@@ -47,7 +47,7 @@ from worker.llm.errors import (
     ServerFailed,
     TransportFailed,
 )
-from worker.ports import ConcurrencyGate, QuotaGuard
+from worker.ports import CALL_WATCH, ConcurrencyGate, GateLeaseLost, QuotaGuard
 
 log = structlog.get_logger(__name__)
 
@@ -191,6 +191,9 @@ class Failover:
             try:
                 async with route.gate.hold(review_key):
                     await self._check_breaker(endpoint)  # the wait at the gate may be long
+                    watch = CALL_WATCH.get()
+                    if watch is not None:  # a review being deferred starts no new call
+                        watch.begin()
                     with pipeline_metrics.timed_llm_call(endpoint.provider, endpoint.role):
                         reply = await route.client.complete(request)
             except RateLimited as exc:
@@ -214,6 +217,13 @@ class Failover:
                 transient += 1
                 log.info("model_call_retrying", error=exc.describe())
                 await self._sleep(self._policy.transient_pause)
+            except GateLeaseLost as exc:
+                # The call was cut so the cap holds: like a dropped connection.
+                if transient >= self._policy.transient_retries:
+                    log.warning("model_call_lease_lost", error=str(exc))
+                    raise _Unavailable(endpoint.role, "lease_lost", None) from exc
+                transient += 1
+                log.info("model_call_retrying", error=str(exc))
             except RequestRejected as exc:
                 # No traceback: the provider's message is the whole story.
                 log.error("model_request_rejected", error=exc.describe())  # noqa: TRY400

@@ -53,6 +53,11 @@ class CheckRunUpdate(msgspec.Struct, frozen=True, kw_only=True):
         return payload
 
 
+def check_external_id(head_sha: str, run: str | None) -> str:
+    """The check run's `external_id`: which review (head, and `/review full` run) it shows."""
+    return f"kimi-review:{head_sha}:{run or 'review'}"
+
+
 def check_in_progress(reviewed: int, total: int) -> CheckRunUpdate:
     """`12/40 chunks reviewed`: the live count while chunks are answered."""
     title = f"{reviewed}/{total} chunks reviewed"
@@ -75,7 +80,11 @@ def check_completed(placement: Placement, info: SummaryInput) -> CheckRunUpdate:
         f"{len(placement.inline)} inline comment(s), {len(placement.in_summary)} in the summary."
     ]
     if info.dropped_chunks:
-        lines.append(f"{len(info.dropped_chunks)} chunk(s) could not be reviewed; see the summary.")
+        cut = any(c.reason == messages.CEILING_REACHED for c in info.dropped_chunks)
+        why = " (the review's token ceiling was reached)" if cut else ""
+        lines.append(
+            f"{len(info.dropped_chunks)} chunk(s) could not be reviewed{why}; see the summary."
+        )
     if info.skipped_files:
         lines.append(f"{len(info.skipped_files)} file(s) skipped; see the summary.")
     incomplete = bool(info.dropped_chunks)
@@ -102,6 +111,19 @@ def check_gave_up(head_sha: str, attempts: int, reason: str) -> CheckRunUpdate:
     """The review was abandoned; the PR also gets `messages.gave_up_comment`."""
     summary = messages.gave_up_comment(head_sha, attempts, reason)
     output = CheckRunOutput(title="Review abandoned", summary=summary)
+    return CheckRunUpdate(status="completed", conclusion="neutral", output=output)
+
+
+def check_waiting_for_maintainer(lines: int, limit: int) -> CheckRunUpdate:
+    """A large PR from outside the repository: not reviewed until a maintainer asks.
+
+    `neutral`, not a failure: nothing is wrong with the PR, and a required
+    check must not block it; the title says what to do.
+    """
+    output = CheckRunOutput(
+        title=messages.UNTRUSTED_WAITING_TITLE,
+        summary=messages.untrusted_waiting_notice(lines, limit),
+    )
     return CheckRunUpdate(status="completed", conclusion="neutral", output=output)
 
 

@@ -26,7 +26,11 @@ async def answer_help(flow: ReviewFlow, poster: ReviewPoster, request: ReviewReq
     loaded = await read_repo_config(flow.reader, base_ref=pr.base_sha, base_label=pr.base_ref)
     settings = flow.settings
     config_text = describe_config(
-        loaded, max_comments=settings.review_max_comments, thinking=settings.llm.thinking
+        loaded,
+        max_comments=settings.review_max_comments,
+        thinking=settings.llm.thinking,
+        review_max_tokens=settings.llm.review_max_tokens,
+        untrusted_max_lines=settings.review_untrusted_max_lines,
     )
     await poster.comment(request.pr_number, messages.help_with_config(config_text))
 

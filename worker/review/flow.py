@@ -36,8 +36,10 @@ from worker.review import messages
 from worker.review.check_run import (
     check_completed,
     check_deferred,
+    check_external_id,
     check_quota_paused,
     check_skipped,
+    check_waiting_for_maintainer,
 )
 from worker.review.hooks import Checkpoint, ReviewHooks
 from worker.review.live_check import LiveCheck
@@ -51,6 +53,7 @@ from worker.review.pipeline import (
     prepare_review,
     review_chunks,
 )
+from worker.review.spend import changed_lines, waits_for_maintainer
 from worker.review.summary import SummaryInput, render_summary
 
 log = structlog.get_logger("kimi_review.flow")
@@ -77,6 +80,9 @@ class FlowOutcome:
     review_key: str | None = None
     started_at: float | None = None
     head_reviewed: bool = False  # skipped because this very head was reviewed before
+    # Ended without reviewing the head for a reason that may pass (a draft,
+    # reviews disabled, the PR closed): a later ready_for_review/reopened counts.
+    unreviewed: bool = False
     prepared: PreparedReview | None = None
     result: ReviewResult | None = None
 
@@ -108,7 +114,7 @@ class ReviewFlow:
     async def run(self, target: ReviewTarget) -> FlowOutcome:
         pr = await self.reader.pull_request(target.pr_number)
         if pr.state != "open":
-            return FlowOutcome("skipped", f"pull request is {pr.state}")
+            return FlowOutcome("skipped", f"pull request is {pr.state}", unreviewed=True)
         head = target.head_sha or pr.head_sha
         if pr.head_sha != head:
             if await self.hooks.has_own_job(pr.head_sha):
@@ -122,12 +128,15 @@ class ReviewFlow:
             draft=pr.draft,
             env_thinking=self.settings.llm.thinking,
             env_max_comments=self.settings.review_max_comments,
+            env_review_max_tokens=self.settings.llm.review_max_tokens,
+            env_untrusted_max_lines=self.settings.review_untrusted_max_lines,
         )
         if plan.skip == "disabled":
-            return FlowOutcome("skipped", f"reviews disabled by {loaded.source}", head)
+            reason = f"reviews disabled by {loaded.source}"
+            return FlowOutcome("skipped", reason, head, unreviewed=True)
         if plan.skip == "draft":
             await self._skip_check(head, messages.DRAFT_SKIPPED)
-            return FlowOutcome("skipped", "draft pull request", head)
+            return FlowOutcome("skipped", "draft pull request", head, unreviewed=True)
         if self.poster is not None:
             found = await self.poster.find_review(pr.number, head, target.run)
             if found is not None:
@@ -139,6 +148,12 @@ class ReviewFlow:
             await self.hooks.set_last_reviewed(head)
             await self._skip_check(head, f"nothing new to review: {scope.reason}")
             return FlowOutcome("skipped", scope.reason, head, head_reviewed=last == head)
+        lines, limit = changed_lines(scope.files), plan.untrusted_max_lines
+        if waits_for_maintainer(pr.author_association, lines, limit, asked=target.asked):
+            if self.poster is not None:  # no token spent: a maintainer's `/review` starts it
+                await self.poster.start_check(head, check_waiting_for_maintainer(lines, limit))
+            reason = f"{lines:,} changed lines from outside the repository wait for `/review`"
+            return FlowOutcome("skipped", reason, head)
         return await self._review(pr, head, target, loaded, plan, scope)
 
     async def _review(
@@ -178,7 +193,9 @@ class ReviewFlow:
         review_key = f"{self.repository}#{pr.number}@{head[:12]}" + (
             f":{target.run}" if target.run else ""
         )
-        live = await self._live_check(head, checkpoint, len(prepared.chunks))
+        live = await self._live_check(head, target.run, checkpoint, len(prepared.chunks))
+        # The repository's `review_max_tokens` may lower the operator's ceiling.
+        ceiling = self.ceiling.lowered(plan.review_max_tokens) if self.ceiling else None
         try:
             outcomes = await review_chunks(
                 prepared,
@@ -186,7 +203,7 @@ class ReviewFlow:
                 review_key=review_key,
                 store=checkpoint,
                 progress=_both(live.progress if live else None, self.progress),
-                ceiling=self.ceiling,
+                ceiling=ceiling,
                 thinking=plan.thinking,
             )
         except ModelsUnavailable as exc:
@@ -217,13 +234,14 @@ class ReviewFlow:
         now = await self.reader.pull_request(pr.number)
         ended: FlowOutcome | None = None
         if now.state != "open":
-            ended = FlowOutcome("skipped", f"pull request {now.state} while reviewing", head)
+            reason = f"pull request {now.state} while reviewing"
+            ended = FlowOutcome("skipped", reason, head, unreviewed=True)
         elif now.head_sha != head and await self.hooks.has_own_job(now.head_sha):
             ended = FlowOutcome("superseded", f"head moved on to {now.head_sha[:12]}", head)
         posted = None
         if ended is None:
             posted = await self.poster.post_review(
-                pr.number, head, result.placement, run=target.run
+                pr.number, head, result.placement, run=target.run, fence=self.hooks.fence
             )
             if posted.outcome == "commit_moved":
                 reason = "GitHub no longer accepts comments on this head"
@@ -243,6 +261,7 @@ class ReviewFlow:
             base_sha=scope.since_sha if incremental else None,
             skipped_files=[*scope.skipped, *prepared.skipped],
             masked_secrets=prepared.masked,
+            long_lines=prepared.long_lines,
             dropped_chunks=result.dropped,
             fallback_model=result.fallback_model,
             fallback_reason=result.fallback_reason,
@@ -250,6 +269,8 @@ class ReviewFlow:
             tokens=result.tokens,
             quota_line=await self.hooks.quota_line(),
             config_note=loaded.error,
+            link_host=self.poster.link_host,
+            token_ceiling=ceiling.limit if ceiling else None,
         )
         await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
         check_id = await checkpoint.check_run_id()
@@ -274,13 +295,20 @@ class ReviewFlow:
             result=result,
         )
 
-    async def _live_check(self, head: str, checkpoint: Checkpoint, total: int) -> LiveCheck | None:
+    async def _live_check(
+        self, head: str, target_run: str | None, checkpoint: Checkpoint, total: int
+    ) -> LiveCheck | None:
         if self.poster is None:
             return None
         live = LiveCheck(self.poster, total, interval=self.check_interval)
         check_id = await checkpoint.check_run_id()
         if check_id is None:
-            check_id = await self.poster.start_check(head, live.first_update())
+            # Found first: a crash between creating it and saving its id must
+            # not leave one stuck "in progress" beside a second one.
+            tag = check_external_id(head, target_run)
+            check_id = await self.poster.find_open_check(head, tag)
+            if check_id is None:
+                check_id = await self.poster.start_check(head, live.first_update(), external_id=tag)
             await checkpoint.set_check_run_id(check_id)
         live.start(check_id)
         return live

@@ -39,4 +39,8 @@ class ReviewHooks(Protocol):
     async def ensure_owner(self) -> None:
         """Raise when this process no longer owns the review (its lease was lost)."""
 
+    async def fence(self) -> None:
+        """Right before the review is sent: raise unless this process still owns the
+        review, for long enough that no other one can take it over before it is sent."""
+
     async def quota_line(self) -> str | None: ...

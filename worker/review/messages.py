@@ -72,6 +72,20 @@ DRAFT_SKIPPED: Final = (
     "This pull request is a draft, so it was not reviewed. Mark it ready for review, "
     "or comment `/review`."
 )
+UNTRUSTED_WAITING_TITLE: Final = "Waiting for a maintainer's /review"
+UNTRUSTED_WAITING: Final = (
+    "**{product}** did not review this automatically: it would send {lines:,} changed lines "
+    "to the model, over the limit of {limit:,} for pull requests whose author is not an "
+    "owner, member or collaborator of the repository (`REVIEW_UNTRUSTED_MAX_LINES`, or "
+    "`untrusted_max_lines` in `.kimi-review.toml`). A maintainer can start the review by "
+    "commenting `/review` on the pull request."
+)
+CEILING_REACHED: Final = "the review's token ceiling was reached"
+CEILING_CUT_SHORT: Final = (
+    "**This review was cut short** by its token ceiling of {ceiling} "
+    "(`API_LLM_REVIEW_MAX_TOKENS`, or `review_max_tokens` in `.kimi-review.toml`): "
+    "{count} chunk{s} listed below were not reviewed."
+)
 DEFERRED: Final = (
     "**{product}** could not reach a model ({reason}). The review is queued and will run "
     "as soon as one answers; nothing needs to be done."
@@ -111,6 +125,17 @@ def help_with_config(config_markdown: str) -> str:
 
 def help_text() -> str:
     return HELP.format(product=PRODUCT)
+
+
+def untrusted_waiting_notice(lines: int, limit: int) -> str:
+    """Said by the check run of a large PR from outside that waits for a maintainer."""
+    return UNTRUSTED_WAITING.format(product=PRODUCT, lines=lines, limit=limit)
+
+
+def ceiling_cut_short_note(count: int, ceiling: int | None) -> str:
+    """The summary's line when the token ceiling left `count` chunks unreviewed."""
+    shown = f"{ceiling:,} tokens" if ceiling is not None else "tokens"
+    return CEILING_CUT_SHORT.format(ceiling=shown, count=count, s="s" if count != 1 else "")
 
 
 def deferred_notice(reason: str) -> str:

@@ -26,15 +26,18 @@ from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
 from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
 from worker.diff.filters import select_files
-from worker.diff.masking import mask_secrets
+from worker.diff.long_lines import LongLine, cut_long_lines, cut_text
+from worker.diff.masking import Masking, mask_secrets, mask_text
 from worker.diff.model import ChangedFile, SkippedFile
 from worker.diff.parse import ParsedFile, parse_changed_files
 from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
 from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
+from worker.review.chunk_run import run_each
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
+from worker.review.messages import CEILING_REACHED
 from worker.review.prompt import PullRequestContext, render_messages, summarize_files
 from worker.review.summary import DroppedChunk, MaskedSecret, TokenUse
 
@@ -66,6 +69,7 @@ class PreparedReview:
     skipped: list[SkippedFile]
     masked: list[MaskedSecret]
     estimator: TokenEstimator
+    long_lines: list[LongLine] = field(default_factory=list)  # not sent: too long
 
 
 def prepare_review(
@@ -78,7 +82,10 @@ def prepare_review(
     estimator: TokenEstimator | None = None,
     anchor_files: Sequence[ChangedFile] | None = None,
 ) -> PreparedReview:
-    """Filter, parse, mask and chunk; pure, and deterministic for the same input.
+    """Filter, parse, cut over-long lines, mask and chunk; pure and deterministic.
+
+    The title and description are cut and masked like the diff: the PR's
+    author writes them too.
 
     `anchor_files` is the whole PR's diff when `files` is only an increment
     (the commits since the last review): comments must land on lines of the
@@ -88,8 +95,11 @@ def prepare_review(
     selection = select_files(files, include=options.include, exclude=options.exclude)
     parsed, unreadable = parse_changed_files(selection.kept)
     skipped = [*selection.skipped, *unreadable]
-    masked = mask_secrets(parsed)
+    cut = cut_long_lines(parsed)
+    masked = mask_secrets(cut.files)
     chunks = chunk_files(masked.files, budget_tokens=options.budget_tokens, estimator=estimator)
+    title, title_long, title_masked = _cut_and_mask(title, where="PR title")
+    description, text_long, text_masked = _cut_and_mask(description, where="PR description")
     anchor_parsed = parsed
     if anchor_files is not None:
         anchor_parsed, _ = parse_changed_files(anchor_files)
@@ -108,9 +118,18 @@ def prepare_review(
         anchors=AnchorMap(anchor_parsed),
         anchor_parsed=anchor_parsed,
         skipped=skipped,
-        masked=[MaskedSecret(m.path, m.line) for m in masked.maskings],
+        masked=[
+            MaskedSecret(m.path, m.line) for m in [*title_masked, *text_masked, *masked.maskings]
+        ],
         estimator=estimator,
+        long_lines=[*title_long, *text_long, *cut.long_lines],
     )
+
+
+def _cut_and_mask(text: str, *, where: str) -> tuple[str, list[LongLine], list[Masking]]:
+    cut, long_lines = cut_text(text, where=where)
+    masked, maskings = mask_text(cut, where=where)
+    return masked, long_lines, maskings
 
 
 class Ceiling(Protocol):
@@ -120,11 +139,19 @@ class Ceiling(Protocol):
 
     async def release(self, review_key: str, estimate: int) -> None: ...
 
+    @property
+    def limit(self) -> int | None:
+        """The tokens one review may spend; None: no ceiling."""
+        ...
+
+    def lowered(self, limit: int | None) -> Ceiling:
+        """This ceiling, or `limit` when that is stricter (a repository's own)."""
+        ...
+
 
 # What a chunk's answer is expected to cost on top of its prompt, reserved
 # against the review's ceiling while the call runs (thinking answers run long).
 ANSWER_RESERVE_TOKENS = 8192
-CEILING_REACHED = "the review's token ceiling (API_LLM_REVIEW_MAX_TOKENS) was reached"
 
 
 class ChunkStore(Protocol):
@@ -227,20 +254,10 @@ async def review_chunks(
             if maybe is not None:
                 await maybe
 
-    try:
-        async with asyncio.TaskGroup() as group:
-            for chunk in prepared.chunks:
-                group.create_task(top_level(chunk))
-    except BaseExceptionGroup as failed:
-        # The first failure cancels the other chunks (their answers so far are
-        # checkpointed); callers see that failure itself, not a group.
-        raise _first_error(failed) from None
+    # On a failure, calls already sent finish and are checkpointed before the
+    # failure is raised; chunks not yet sent are stopped (worker.review.chunk_run).
+    await run_each(prepared.chunks, top_level)
     return outcomes
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,9 @@ GITHUB_BODY_LIMIT: Final = 65_536
 # An inline comment far shorter than the limit reads better; the full text of
 # a longer finding is the model's fault, not the reader's.
 INLINE_BODY_LIMIT: Final = 16_000
+# A title is one line; the model's text is cut before it is sanitised, so the
+# cut cannot split the code span that keeps a mention from pinging anyone.
+TITLE_LIMIT: Final = 300
 
 JsonObject = dict[str, object]
 
@@ -42,20 +45,23 @@ def fit_body(
     if room <= 0:
         raise ValueError("the bot's own head and tail do not fit in a GitHub body")
     cut = content[:room]
-    if "\n" in cut:
-        cut = cut[: cut.rindex("\n")]
+    # At a line end only: a cut inside a line could split a code span (one
+    # around a mention or a URL) and make what it held live. A first line
+    # longer than the room is dropped whole.
+    cut = cut[: cut.rindex("\n")] if "\n" in cut else ""
     fence = unclosed_fence(cut)
     closing = f"\n{fence}" if fence else ""
     note = messages.truncated_note(len(content) - len(cut), limit)
     return f"{head}{cut}{closing}\n\n{note}{tail}"
 
 
-def severity_heading(item: InlineFinding) -> str:
+def severity_heading(item: InlineFinding, *, link_host: str | None = None) -> str:
     """`**🟠 High** · Security · Title`: the first line of an inline comment."""
     finding = item.finding
     badge = messages.SEVERITY_BADGE[finding.severity]
     category = messages.CATEGORY_LABEL[finding.category]
-    return f"**{badge}** · {category} · **{sanitize_line(finding.title)}**"
+    title = sanitize_line(finding.title, link_host=link_host, limit=TITLE_LIMIT)
+    return f"**{badge}** · {category} · **{title}**"
 
 
 def suggestion_block(suggestion: str) -> str:
@@ -64,12 +70,17 @@ def suggestion_block(suggestion: str) -> str:
     return f"{fence}suggestion\n{suggestion}\n{fence}"
 
 
-def comment_body(item: InlineFinding, *, limit: int = INLINE_BODY_LIMIT) -> str:
-    """The markdown of one inline comment, ending with its fingerprint marker."""
-    parts = [severity_heading(item)]
+def comment_body(
+    item: InlineFinding, *, limit: int = INLINE_BODY_LIMIT, link_host: str | None = None
+) -> str:
+    """The markdown of one inline comment, ending with its fingerprint marker.
+
+    `link_host`: the GitHub web host the model's links may point to (see `links`).
+    """
+    parts = [severity_heading(item, link_host=link_host)]
     if item.moved_from is not None:
         parts.append(messages.MOVED_NOTE.format(line=item.line, original=item.moved_from))
-    body = sanitize_markdown(item.finding.body).strip()
+    body = sanitize_markdown(item.finding.body, link_host=link_host).strip()
     if body:
         parts.append(body)
     if item.suggestion is not None:
@@ -78,13 +89,13 @@ def comment_body(item: InlineFinding, *, limit: int = INLINE_BODY_LIMIT) -> str:
     return fit_body("\n\n".join(parts), tail=tail, limit=limit)
 
 
-def review_comment(item: InlineFinding) -> JsonObject:
+def review_comment(item: InlineFinding, *, link_host: str | None = None) -> JsonObject:
     """One entry of the review's `comments`: no null, a range only when multi-line."""
     comment: JsonObject = {
         "path": item.path,
         "line": item.line,
         "side": item.side,
-        "body": comment_body(item),
+        "body": comment_body(item, link_host=link_host),
     }
     if item.start_line is not None and item.start_line < item.line:
         comment["start_line"] = item.start_line
@@ -104,7 +115,9 @@ def review_body(placement: Placement, *, head_sha: str, run: str | None = None) 
     return fit_body(said, head=f"{review_marker(head_sha, run)}\n")
 
 
-def review_payload(placement: Placement, *, head_sha: str, run: str | None = None) -> JsonObject:
+def review_payload(
+    placement: Placement, *, head_sha: str, run: str | None = None, link_host: str | None = None
+) -> JsonObject:
     """The JSON body of the one `POST .../pulls/{n}/reviews` request of a review."""
     payload: JsonObject = {
         "commit_id": head_sha,
@@ -112,5 +125,7 @@ def review_payload(placement: Placement, *, head_sha: str, run: str | None = Non
         "body": review_body(placement, head_sha=head_sha, run=run),
     }
     if placement.inline:
-        payload["comments"] = [review_comment(item) for item in placement.inline]
+        payload["comments"] = [
+            review_comment(item, link_host=link_host) for item in placement.inline
+        ]
     return payload

@@ -14,11 +14,12 @@ import re
 import msgspec
 
 from worker.answer import SEVERITY_RANK
+from worker.diff.long_lines import MAX_LINE_CHARS, LongLine
 from worker.diff.model import SkippedFile
 from worker.review import messages
 from worker.review.findings import Placement, SummaryFinding, count_by_severity
 from worker.review.fingerprint import SUMMARY_MARKER
-from worker.review.render import GITHUB_BODY_LIMIT, fit_body
+from worker.review.render import GITHUB_BODY_LIMIT, TITLE_LIMIT, fit_body
 from worker.review.sanitize import (
     code_span,
     fence_for,
@@ -59,6 +60,7 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     base_sha: str | None = None  # incremental: the head reviewed last time
     skipped_files: list[SkippedFile] = msgspec.field(default_factory=list)
     masked_secrets: list[MaskedSecret] = msgspec.field(default_factory=list)
+    long_lines: list[LongLine] = msgspec.field(default_factory=list)
     dropped_chunks: list[DroppedChunk] = msgspec.field(default_factory=list)
     fallback_model: str | None = None  # set when the fallback answered at least one chunk
     fallback_reason: str | None = None
@@ -66,9 +68,11 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     tokens: TokenUse = msgspec.field(default_factory=TokenUse)
     quota_line: str | None = None  # e.g. "62% of this week's budget used; refreshes 2026-11-28"
     config_note: str | None = None  # an invalid .kimi-review.toml: what was wrong (defaults used)
+    link_host: str | None = None  # the GitHub web host model-written links may point to
+    token_ceiling: int | None = None  # the review's token ceiling, for the "cut short" line
 
 
-def merge_chunk_summaries(summaries: list[str]) -> list[str]:
+def merge_chunk_summaries(summaries: list[str], *, link_host: str | None = None) -> list[str]:
     """The chunks' summaries as one list of bullet items, repeats removed.
 
     A paragraph becomes one item, a list gives one item per entry; a summary
@@ -77,7 +81,7 @@ def merge_chunk_summaries(summaries: list[str]) -> list[str]:
     items: list[str] = []
     seen: set[str] = set()
     for summary in summaries:
-        text = sanitize_markdown(summary).strip()
+        text = sanitize_markdown(summary, link_host=link_host).strip()
         if not text:
             continue
         for item in _items_of(text):
@@ -90,7 +94,7 @@ def merge_chunk_summaries(summaries: list[str]) -> list[str]:
 
 def render_summary(placement: Placement, info: SummaryInput, *, cap: int | None = None) -> str:
     """The sticky summary's markdown, its marker first, within GitHub's size limit."""
-    sections = [_heading(info), _changes(info), _findings(placement, cap)]
+    sections = [_heading(info), _changes(info), _findings(placement, cap, info.link_host)]
     sections += [_not_reviewed(info), _run(info)]
     content = "\n\n".join(s for s in sections if s)
     return fit_body(content, head=f"{SUMMARY_MARKER}\n", limit=GITHUB_BODY_LIMIT)
@@ -106,13 +110,13 @@ def _heading(info: SummaryInput) -> str:
 
 
 def _changes(info: SummaryInput) -> str:
-    items = merge_chunk_summaries(info.chunk_summaries)
+    items = merge_chunk_summaries(info.chunk_summaries, link_host=info.link_host)
     if not items:
         return ""
     return "### What this PR changes\n\n" + "\n".join(_bullet(i) for i in items)
 
 
-def _findings(placement: Placement, cap: int | None) -> str:
+def _findings(placement: Placement, cap: int | None, link_host: str | None) -> str:
     inline = count_by_severity(c.finding for c in placement.inline)
     listed = count_by_severity(c.finding for c in placement.in_summary)
     if not any(inline.values()) and not any(listed.values()):
@@ -134,19 +138,20 @@ def _findings(placement: Placement, cap: int | None) -> str:
         lines += ["", f"Not repeated: {'; '.join(notes)}."]
     if placement.in_summary:
         lines += ["", "#### Not posted inline", ""]
-        lines += [_listed_finding(c, cap) for c in placement.in_summary]
+        lines += [_listed_finding(c, cap, link_host) for c in placement.in_summary]
     return "\n".join(lines)
 
 
-def _listed_finding(item: SummaryFinding, cap: int | None) -> str:
+def _listed_finding(item: SummaryFinding, cap: int | None, link_host: str | None) -> str:
     finding = item.finding
     reason = messages.NOT_INLINE_REASON[item.reason]
     if item.reason == "over_cap" and cap is not None:
         reason = f"over the cap of {cap} inline comments"
     where = code_span(f"{finding.path}:{finding.line}")
     badge = messages.SEVERITY_BADGE[finding.severity]
-    head = f"**{badge}** {where} **{sanitize_line(finding.title)}** _({reason})_"
-    body = sanitize_markdown(finding.body).strip()
+    title = sanitize_line(finding.title, link_host=link_host, limit=TITLE_LIMIT)
+    head = f"**{badge}** {where} **{title}** _({reason})_"
+    body = sanitize_markdown(finding.body, link_host=link_host).strip()
     if finding.suggestion and finding.suggestion.strip() and item.reason != "over_cap":
         body += "\n\nSuggested replacement:\n\n" + _code_block(finding.suggestion)
     return _bullet(f"{head}\n{body}" if body else head)
@@ -160,12 +165,18 @@ def _not_reviewed(info: SummaryInput) -> str:
     for secret in info.masked_secrets:
         where = code_span(f"{secret.path}:{secret.line}")
         lines.append(f"- {where}: a secret-looking value was masked before the model saw it")
+    for long in info.long_lines:
+        where = code_span(f"{long.path}:{long.line}")
+        size = f"{long.chars:,} characters, over the {MAX_LINE_CHARS:,}-character limit"
+        lines.append(f"- {where}: line not sent to the model ({size})")
     for chunk in info.dropped_chunks:
         files = ", ".join(code_span(p) for p in chunk.paths) or code_span(chunk.chunk_id)
         lines.append(f"- {files}: not reviewed, {sanitize_line(chunk.reason)}")
     if not lines:
         return ""
-    return "### Not reviewed\n\n" + "\n".join(lines)
+    cut = [c for c in info.dropped_chunks if c.reason == messages.CEILING_REACHED]
+    lead = f"{messages.ceiling_cut_short_note(len(cut), info.token_ceiling)}\n\n" if cut else ""
+    return "### Not reviewed\n\n" + lead + "\n".join(lines)
 
 
 def _run(info: SummaryInput) -> str:

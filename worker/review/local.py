@@ -1,0 +1,162 @@
+"""One review of a local diff, in-process without Redis: the path `review --diff` and `eval` share.
+
+`open_local_models` builds the model-call machinery once per process (one
+HTTP client, an in-process breaker, in-process gates holding the configured
+caps, the chunk reviewer with its failover). `review_local` runs one review
+through it: the worker's own `prepare_review` → `review_chunks` →
+`conclude_review`, so a local review and an evaluated one are exactly what
+the App would have produced for the same diff, title and description. Many
+reviews may run at once on one `LocalModels` (`kimi-review eval --jobs`):
+they share its gates, so the cap holds across all of them.
+
+A `UsageTally` is the quota guard of both routes: it never refuses, it
+counts tokens and answered calls per review key, which is how `eval`
+reports each case's cost and keeps the judge's calls apart from the review's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from worker.config import LLMSettings
+from worker.diff.model import ChangedFile
+from worker.gate import open_gate
+from worker.llm.breaker import LocalBreaker
+from worker.llm.build import build_chunk_reviewer
+from worker.llm.chunk_review import ChunkReviewer
+from worker.llm.transport import open_http_client
+from worker.ports import ConcurrencyGate
+from worker.review.pipeline import (
+    MemoryChunkStore,
+    PreparedReview,
+    Progress,
+    ReviewOptions,
+    ReviewResult,
+    conclude_review,
+    prepare_review,
+    review_chunks,
+)
+
+UNCAPPED = 1_000_000  # a local review reports every finding
+
+
+@dataclass(slots=True)
+class CallTally:
+    """Tokens and answered calls of one review key."""
+
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+    calls: int = 0
+
+
+@dataclass(slots=True)
+class UsageTally:
+    """A `QuotaGuard` that never refuses and counts every answered call by review key."""
+
+    by_key: dict[str, CallTally] = field(default_factory=dict)
+
+    async def allows_new_work(self) -> bool:
+        return True
+
+    async def record(
+        self, review_key: str, *, prompt: int, completion: int, cached: int, model: str
+    ) -> None:
+        tally = self.by_key.setdefault(review_key, CallTally())
+        tally.prompt += prompt
+        tally.completion += completion
+        tally.cached += cached
+        tally.calls += 1
+
+    def of(self, review_key: str) -> CallTally:
+        return self.by_key.get(review_key, CallTally())
+
+
+@dataclass(frozen=True, slots=True)
+class LocalChange:
+    """A change to review, as a pull request would present it.
+
+    `repo_dir` is the repository at the change's head (`review --diff --repo`,
+    an eval case's snapshot): where context beyond the diff is read from.
+    """
+
+    files: list[ChangedFile]
+    title: str
+    description: str
+    repository: str
+    repo_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalModels:
+    """The model-call machinery shared by every review of one process."""
+
+    llm: LLMSettings
+    reviewer: ChunkReviewer
+    breaker: LocalBreaker
+    main_gate: ConcurrencyGate
+    fallback_gate: ConcurrencyGate | None
+    tally: UsageTally
+    http: httpx.AsyncClient  # shared: the judge's calls reuse it
+
+
+@asynccontextmanager
+async def open_local_models(llm: LLMSettings) -> AsyncIterator[LocalModels]:
+    """Open the HTTP client, gates, breaker and reviewer; close the client on exit."""
+    tally = UsageTally()
+    breaker = LocalBreaker()
+    if llm.main is None:
+        raise ValueError("API_OPEN_AI_API_KEY: required: the key for the main model")
+    main_gate = open_gate(llm.main, None)
+    fallback_gate = open_gate(llm.fallback, None) if llm.fallback else None
+    async with open_http_client(llm) as http:
+        reviewer = build_chunk_reviewer(
+            llm,
+            http=http,
+            breaker=breaker,
+            main_gate=main_gate,
+            fallback_gate=fallback_gate,
+            main_quota=tally,
+            fallback_quota=tally,
+        )
+        yield LocalModels(llm, reviewer, breaker, main_gate, fallback_gate, tally, http)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalReview:
+    prepared: PreparedReview
+    result: ReviewResult
+
+
+async def review_local(
+    models: LocalModels,
+    change: LocalChange,
+    *,
+    review_key: str = "local",
+    progress: Progress | None = None,
+) -> LocalReview:
+    """Review one change; raises ModelsUnavailable when no model can answer.
+
+    `change.repo_dir` is carried to here and not read yet: context from the
+    repository is the next step of the pipeline (API_LLM_CONTEXT).
+    """
+    prepared = prepare_review(
+        change.files,
+        title=change.title,
+        description=change.description,
+        repository=change.repository,
+        options=ReviewOptions(budget_tokens=models.llm.chunk_tokens),
+    )
+    outcomes = await review_chunks(
+        prepared,
+        models.reviewer,
+        review_key=review_key,
+        store=MemoryChunkStore(),
+        progress=progress,
+    )
+    return LocalReview(prepared, conclude_review(prepared, outcomes, cap=UNCAPPED))
