@@ -93,8 +93,8 @@ async def collect_instructions(
     for path in dict.fromkeys(chosen):
         if budget <= 0:
             break
-        text, _ = cut_text(_cut(found[path], budget, path), where=path)
-        masked, _ = mask_text(text, where=path)
+        text, _ = cut_text(found[path], where=path)
+        masked, _ = mask_text(_cut(text, budget, path), where=path)
         budget -= len(masked)
         files.append(InstructionFile(path, masked))
     return tuple(files)
