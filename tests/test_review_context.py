@@ -34,6 +34,7 @@ from worker.github.client import GitHubReader
 from worker.github.pacing import WritePacer
 from worker.github.posting import ReviewPoster
 from worker.github.rest import GitHubRest
+from worker.github.tarball import TarballTooLarge
 from worker.llm.breaker import LocalBreaker
 from worker.llm.build import build_chunk_reviewer
 from worker.llm.transport import open_http_client
@@ -151,7 +152,9 @@ async def _flow(fake: FakeGitHub, kimi: FakeKimi, keys: AppKeys) -> AsyncIterato
     async with open_http_client(settings.llm) as model_http, github_http_client() as http:
         tokens = token_source(settings.github, http)
         reader = GitHubReader(repo, tokens, api_url=fake.url)
-        rest = GitHubRest(repo, tokens, http, api_url=fake.url, pacer=WritePacer())
+        # Writes unpaced: the 1 s spacing GitHub asks for is not what these tests are about.
+        pacer = WritePacer(min_interval=0.0)
+        rest = GitHubRest(repo, tokens, http, api_url=fake.url, pacer=pacer)
         reviewer = build_chunk_reviewer(
             settings.llm,
             http=model_http,
@@ -210,7 +213,7 @@ async def test_tarball_redirect_is_followed_without_the_token(
     assert "authorization" not in served.headers
 
 
-async def test_reader_tarball_unpacks_to_the_head_files(
+async def test_reader_tarball_unpacks_to_the_head_files_within_its_cap(
     fake_github: FakeGitHub, github_app_keys: AppKeys
 ) -> None:
     _pull(fake_github)
@@ -228,7 +231,10 @@ async def test_reader_tarball_unpacks_to_the_head_files(
             RepoRef("octo", "widgets"), token_source(settings.github, http), api_url=fake_github.url
         )
         data = await reader.tarball(head)
+        with pytest.raises(TarballTooLarge, match="cap") as refused:
+            await reader.tarball(head, max_bytes=100)  # a huge repository costs bounded memory
         await reader.close()
+    assert "signed-url-secret" not in str(refused.value)
     source = ArchiveSource.from_tar(io.BytesIO(data))
     assert source.read("pkg/orders.py") == world.ORDERS_HEAD
 

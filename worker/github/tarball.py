@@ -51,7 +51,8 @@ async def download_tarball(
             try:
                 found = await _fetch(client, url, headers, max_bytes=max_bytes, what=what)
             except httpx.HTTPError as exc:
-                error = GitHubUnavailable(f"{what}: {type(exc).__name__}", url=url)
+                # The archive host's URL is signed in its query: never in an error.
+                error = GitHubUnavailable(f"{what}: {type(exc).__name__}", url=url.split("?")[0])
                 pipeline_metrics.observe_github_error("GET", error)
                 raise error from None
             if isinstance(found, bytes):

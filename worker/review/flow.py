@@ -200,7 +200,8 @@ class ReviewFlow:
         review_key = f"{self.repository}#{pr.number}@{head[:12]}" + (
             f":{target.run}" if target.run else ""
         )
-        targeted = self.settings.llm.context == "targeted"
+        # No chunk to explain (every file skipped): no archive to download.
+        targeted = self.settings.llm.context == "targeted" and bool(prepared.chunks)
         context = await ReviewContext.open(
             github_head_source(self.reader, head) if targeted else None,
             focus=[f.path for f in scope.files],

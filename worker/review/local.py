@@ -171,7 +171,7 @@ async def review_local(
         options=options,
     )
     context = await ReviewContext.open(
-        _source(change.repo_dir) if models.llm.context == "targeted" else None,
+        _source(change.repo_dir) if models.llm.context == "targeted" and prepared.chunks else None,
         focus=paths,
         chunk_chars=prepared.estimator.chars_for(models.llm.chunk_tokens),
         where="the working tree" if not change.snapshot else "the snapshot",
