@@ -3,9 +3,11 @@
 Three steps. `prepare_review` is pure: filter, parse, mask, chunk and build
 the anchor map and the prompt context. `review_chunks` is the only step that
 spends tokens: every chunk goes to the model in parallel (the concurrency
-gate inside the reviewer is the real cap), each answer is checkpointed in a
-`ChunkStore` as it arrives so a resumed review never pays twice for a chunk,
-and a chunk the provider finds too long is split and both halves reviewed.
+gate inside the reviewer is the real cap) with the repository context that
+explains it (`worker.review.repo_context`, counted in its token estimate);
+each answer is checkpointed in a `ChunkStore` as it arrives so a resumed
+review never pays twice for a chunk, and a chunk the provider finds too long
+is split and both halves reviewed.
 `conclude_review` is pure again: placement, dedupe, ranking and the summary's
 inputs. Every changed line that passes the filters is in exactly one chunk;
 whatever is skipped, masked or dropped is carried to the summary.
