@@ -104,6 +104,22 @@ def test_arrow_functions_in_class_fields_and_objects_are_definitions() -> None:
         assert ("fetchUser", "function", 6) in kinds
 
 
+def test_functions_assigned_to_members_are_definitions() -> None:
+    """Express-style `res.location = function location(url) {...}` had no scope at all."""
+    source = (
+        "var res = module.exports = {};\n"
+        "res.location = function location(url) {\n  return url;\n};\n"
+        "Cart.prototype.total = (items) => items.length;\n"
+        "exports.parse = function (text) {\n  return text;\n};\n"
+    )
+    for path in ("a.js", "a.ts"):
+        outline = outline_file(path, source)
+        kinds = {(d.name, d.kind, d.start, d.end) for d in outline.definitions}
+        assert ("location", "function", 2, 4) in kinds
+        assert ("total", "function", 5, 5) in kinds
+        assert ("parse", "function", 6, 8) in kinds
+
+
 def test_every_grammar_loads_from_its_wheel_and_every_query_compiles() -> None:
     from worker.context import languages
 

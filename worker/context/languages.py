@@ -36,7 +36,8 @@ class LanguageSpec:
     identifiers: str  # query capturing every identifier as @id
     # Ruby has no import statement: `require "x"` is a call of these names.
     import_calls: frozenset[str] = field(default_factory=frozenset)
-    # JS/TS: `const f = () => ...` defines `f`; captured as a variable_declarator.
+    # JS/TS: `const f = () => ...` defines `f` (a variable_declarator), and
+    # `res.location = function location() {}` defines `location` (an assignment).
     extra_definitions: str = ""
     grammar_function: str = "language"  # tree_sitter_typescript has two grammars
 
@@ -69,6 +70,8 @@ _JS_ARROWS: Final = """
 (field_definition property: (property_identifier)
                   value: [(arrow_function) (function_expression)]) @def
 (pair key: (property_identifier) value: [(arrow_function) (function_expression)]) @def
+(assignment_expression left: (member_expression property: (property_identifier))
+                       right: [(arrow_function) (function_expression)]) @def
 """
 _TS_ARROWS: Final = """
 (variable_declarator name: (identifier)
@@ -76,6 +79,8 @@ _TS_ARROWS: Final = """
 (public_field_definition name: (property_identifier)
                          value: [(arrow_function) (function_expression)]) @def
 (pair key: (property_identifier) value: [(arrow_function) (function_expression)]) @def
+(assignment_expression left: (member_expression property: (property_identifier))
+                       right: [(arrow_function) (function_expression)]) @def
 """
 
 _PYTHON = LanguageSpec(

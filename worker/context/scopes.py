@@ -76,8 +76,11 @@ def _definitions(
     nodes = QueryCursor(definitions_query(spec)).captures(root).get("def", ())
     found: list[Definition] = []
     for node in sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte)):
+        named = node
+        if node.type == "assignment_expression":  # `obj.name = function ...`: the member names it
+            named = node.child_by_field_name("left") or node
         name_node = next(
-            (child for field in _NAME_FIELDS if (child := node.child_by_field_name(field))),
+            (child for field in _NAME_FIELDS if (child := named.child_by_field_name(field))),
             None,
         )
         if name_node is None:
