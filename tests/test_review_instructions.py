@@ -69,6 +69,8 @@ async def test_skipped_files_are_never_read(tmp_path: Path) -> None:
     )
     assert [f.path for f in found] == ["REVIEW.md"]
     assert instructions_line(found) == "Instructions: `REVIEW.md` (from the base branch)"
+    line = instructions_line(found, where="the snapshot")
+    assert line == "Instructions: `REVIEW.md` (from the snapshot)"
     assert instructions_line(()) is None
 
 

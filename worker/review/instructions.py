@@ -100,11 +100,13 @@ async def collect_instructions(
     return tuple(files)
 
 
-def instructions_line(files: tuple[InstructionFile, ...]) -> str | None:
+def instructions_line(
+    files: tuple[InstructionFile, ...], *, where: str = "the base branch"
+) -> str | None:
     """The summary's line naming the instruction files used, None when there are none."""
     if not files:
         return None
-    return "Instructions: " + ", ".join(f"`{f.path}`" for f in files) + " (from the base branch)"
+    return "Instructions: " + ", ".join(f"`{f.path}`" for f in files) + f" (from {where})"
 
 
 class BlobReader(Protocol):

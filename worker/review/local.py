@@ -184,7 +184,8 @@ async def review_local(
         progress=progress,
         context=context,
     )
-    notes = [n for n in (context.note, instructions_line(instructions)) if n]
+    origin = "the snapshot" if change.snapshot else "the HEAD commit"
+    notes = [n for n in (context.note, instructions_line(instructions, where=origin)) if n]
     result = conclude_review(prepared, outcomes, cap=UNCAPPED, run_notes=notes)
     return LocalReview(prepared, result)
 
