@@ -102,6 +102,17 @@ async def test_no_judge_collects_findings_and_cost_only(dataset: Path, kimi: Fak
     assert "judge: in 0" in out
 
 
+async def test_the_review_sees_the_snapshot_as_context(dataset: Path, kimi: FakeKimi) -> None:
+    """An eval reviewed the diff alone, unlike the App: the snapshot never reached the model."""
+    code, _, _ = await _eval(_settings(kimi), dataset / "app-total-off-by-one", "--no-judge")
+    assert code == 0
+    [review] = [r.body for r in kimi.requests if not is_judge_call(r.body)]
+    user = review["messages"][-1]["content"]
+    assert "<<<UNTRUSTED context" in user
+    assert "SNIPPET main.py:2-4 (why: caller of `total`" in user
+    assert "3| print(total([1, 2, 3]))" in user
+
+
 async def test_offline_reviews_without_the_snapshot_and_says_so(
     dataset: Path, kimi: FakeKimi
 ) -> None:

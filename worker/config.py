@@ -24,6 +24,7 @@ from worker.secrets import Secret
 
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
+ContextMode = Literal["targeted", "off"]
 Plan = Literal["kimi_code", "moonshot", "moonshot_cn", "anthropic", "custom"]
 Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage", "eval"]
 
@@ -87,6 +88,7 @@ class LLMSettings:
     review_max_tokens: int | None = DEFAULT_REVIEW_MAX_TOKENS  # None: no ceiling
     request_timeout: int = 900
     breaker_cooldown: int = 300
+    context: ContextMode = "targeted"  # code from the head revision beside each chunk's diff
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +256,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         review_max_tokens=_review_max_tokens(env),
         request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
         breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
+        context=env.choice("API_LLM_CONTEXT", ("targeted", "off"), "targeted"),  # type: ignore[arg-type]
     )
     app_id = env.integer("GITHUB_APP_ID", None, low=1)
     github = GitHubSettings(

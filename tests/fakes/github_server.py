@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 
-from tests.fakes import github_routes, github_writes
+from tests.fakes import github_archive, github_routes, github_writes
 from tests.fakes.github_http import ApiError, AuthKind, Handler, Reply, Request, Route
 from tests.fakes.github_http import compile_template as _compile
 from tests.fakes.github_state import FakeRepo, next_id
@@ -108,6 +108,7 @@ class FakeGitHub:
         self.permissions: dict[str, str] = {}
         github_routes.register(self)
         github_writes.register(self)
+        github_archive.register(self)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> FakeGitHub:
@@ -342,7 +343,9 @@ class FakeGitHub:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
 
     def _send(self, http: BaseHTTPRequestHandler, reply: Reply) -> None:
-        if isinstance(reply.body, str):
+        if isinstance(reply.body, bytes):
+            payload, content_type = reply.body, reply.content_type
+        elif isinstance(reply.body, str):
             payload = reply.body.encode()
             content_type = reply.content_type
         else:

@@ -111,9 +111,9 @@ class _Run:
     async def case(self, case: Case) -> CaseReport:
         repo, snapshot = await self.snapshot(case)
         name = case.snapshot.package if case.snapshot and case.snapshot.package else case.id
-        change = LocalChange(
-            changed_files_from_diff(case.diff), case.title, case.description, name, repo
-        )
+        files = changed_files_from_diff(case.diff)
+        # The snapshot is the head: context from it, instructions from it minus the diff's files.
+        change = LocalChange(files, case.title, case.description, name, repo, snapshot=True)
         key = f"eval:{case.id}"
         started = time.monotonic()
         report = CaseReport(

@@ -3,9 +3,11 @@
 Three steps. `prepare_review` is pure: filter, parse, mask, chunk and build
 the anchor map and the prompt context. `review_chunks` is the only step that
 spends tokens: every chunk goes to the model in parallel (the concurrency
-gate inside the reviewer is the real cap), each answer is checkpointed in a
-`ChunkStore` as it arrives so a resumed review never pays twice for a chunk,
-and a chunk the provider finds too long is split and both halves reviewed.
+gate inside the reviewer is the real cap) with the repository context that
+explains it (`worker.review.repo_context`, counted in its token estimate);
+each answer is checkpointed in a `ChunkStore` as it arrives so a resumed
+review never pays twice for a chunk, and a chunk the provider finds too long
+is split and both halves reviewed.
 `conclude_review` is pure again: placement, dedupe, ranking and the summary's
 inputs. Every changed line that passes the filters is in exactly one chunk;
 whatever is skipped, masked or dropped is carried to the summary.
@@ -38,7 +40,13 @@ from worker.review.chunk_run import run_each
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
 from worker.review.messages import CEILING_REACHED
-from worker.review.prompt import PullRequestContext, render_messages, summarize_files
+from worker.review.prompt import (
+    InstructionFile,
+    PullRequestContext,
+    render_messages,
+    summarize_files,
+)
+from worker.review.repo_context import ReviewContext
 from worker.review.summary import DroppedChunk, MaskedSecret, TokenUse
 
 log = structlog.get_logger("kimi_review.pipeline")
@@ -55,6 +63,7 @@ class ReviewOptions:
     extra_instructions: str = ""
     language: str = "English"
     min_severity: str = "low"
+    instruction_files: tuple[InstructionFile, ...] = ()  # AGENTS.md & kin, base commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,7 @@ def prepare_review(
         repository=repository,
         extra_instructions=options.extra_instructions,
         language=options.language,
+        instruction_files=options.instruction_files,
     )
     return PreparedReview(
         context=context,
@@ -199,11 +209,13 @@ async def review_chunks(
     progress: Progress | None = None,
     ceiling: Ceiling | None = None,
     thinking: Thinking | None = None,
+    context: ReviewContext | None = None,
 ) -> ChunkOutcomes:
     """Review every chunk; raises ModelsUnavailable/QuotaPaused for the caller to defer.
 
     With a `ceiling`, a chunk whose reservation is refused is not sent and is
     named in the summary. `thinking` overrides API_LLM_THINKING (repo config).
+    `context` gives each chunk the repository code that explains it.
     """
     outcomes = ChunkOutcomes()
     total = len(prepared.chunks)
@@ -215,11 +227,12 @@ async def review_chunks(
             pipeline_metrics.observe_chunks("checkpoint")
             outcomes.results.append((chunk, stored))
             return
+        extra = await context.for_chunk(chunk) if context is not None else ""
         messages = [
             {"role": m["role"], "content": m["content"]}
-            for m in render_messages(prepared.context, chunk)
+            for m in render_messages(prepared.context, chunk, repo_context=extra)
         ]
-        tokens = prepared.estimator.estimate(chunk.chars)
+        tokens = prepared.estimator.estimate(chunk.chars + len(extra))
         estimate = tokens + ANSWER_RESERVE_TOKENS
         if ceiling is not None and not await ceiling.reserve(review_key, estimate):
             outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
@@ -273,6 +286,7 @@ class ReviewResult:
     fallback_reason: str | None
     thinking: bool | None
     notes: list[str]
+    run_notes: list[str] = field(default_factory=list)  # what the model saw besides the diff
 
 
 def conclude_review(
@@ -282,10 +296,12 @@ def conclude_review(
     cap: int,
     earlier: frozenset[str] = frozenset(),
     min_severity: str = "low",
+    run_notes: Sequence[str] = (),
 ) -> ReviewResult:
     """Place, deduplicate, rank and cap the findings of every answered chunk.
 
     Findings below `min_severity` (repo config) are left out entirely.
+    `run_notes` (context, instruction files) are carried to the summary.
     """
     order = _chunk_order(prepared)
     ordered = sorted(outcomes.results, key=lambda pair: order(pair[0]))
@@ -332,6 +348,7 @@ def conclude_review(
         fallback_reason=fallback_reason,
         thinking=thinking.pop() if len(thinking) == 1 else None,
         notes=notes,
+        run_notes=list(run_notes),
     )
 
 

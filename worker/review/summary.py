@@ -70,6 +70,7 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     config_note: str | None = None  # an invalid .kimi-review.toml: what was wrong (defaults used)
     link_host: str | None = None  # the GitHub web host model-written links may point to
     token_ceiling: int | None = None  # the review's token ceiling, for the "cut short" line
+    run_notes: list[str] = msgspec.field(default_factory=list)  # context, instruction files
 
 
 def merge_chunk_summaries(summaries: list[str], *, link_host: str | None = None) -> list[str]:
@@ -193,6 +194,7 @@ def _run(info: SummaryInput) -> str:
     )
     if info.quota_line:
         lines.append(f"- Quota: {sanitize_line(info.quota_line)}")
+    lines += [f"- {sanitize_line(note)}" for note in info.run_notes]
     if info.config_note:
         note = sanitize_line(info.config_note)
         lines.append(f"- Config: `.kimi-review.toml` not used, defaults applied: {note}")
