@@ -43,6 +43,8 @@ def kimi() -> Iterator[FakeKimi]:
 
 def _settings(kimi: FakeKimi, **extra: str) -> Settings:
     env = {"API_OPEN_AI_API_KEY": MODEL_KEY, "API_OPENAI_FORCE_BASE_URL": kimi.base_url}
+    # One call per chunk, as these tests count; verification: test_review_verify.py.
+    env["API_LLM_VERIFY"] = "off"
     return load_settings({**env, **extra})
 
 

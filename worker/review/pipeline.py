@@ -3,8 +3,9 @@
 Three steps. `prepare_review` is pure: filter, parse, mask, chunk and build
 the anchor map and the prompt context. `review_chunks` is the only step that
 spends tokens: every chunk goes to the model in parallel (the concurrency
-gate inside the reviewer is the real cap), each answer is checkpointed in a
-`ChunkStore` as it arrives so a resumed review never pays twice for a chunk,
+gate inside the reviewer is the real cap), each answer — every finder pass
+and the verifying pass (worker.review.chunk_rounds) — is checkpointed in a
+`ChunkStore` as it arrives so a resumed review never pays twice for a call,
 and a chunk the provider finds too long is split and both halves reviewed.
 `conclude_review` is pure again: placement, dedupe, ranking and the summary's
 inputs. Every changed line that passes the filters is in exactly one chunk;
@@ -20,8 +21,7 @@ from typing import Protocol
 
 import structlog
 
-from worker import pipeline_metrics
-from worker.answer import SEVERITY_RANK, Finding
+from worker.answer import SEVERITY_RANK, Finding, RefutedFinding
 from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
 from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
@@ -34,6 +34,7 @@ from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
 from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
+from worker.review.chunk_rounds import ChunkRounds
 from worker.review.chunk_run import run_each
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
@@ -209,25 +210,19 @@ async def review_chunks(
     total = len(prepared.chunks)
     done = 0
 
+    # Passes, verification and their checkpoints: worker.review.chunk_rounds.
+    rounds = ChunkRounds(
+        reviewer, store, review_key, ANSWER_RESERVE_TOKENS, ceiling=ceiling, thinking=thinking
+    )
+
     async def review(chunk: Chunk) -> None:
-        stored = await store.get(chunk.id)
-        if stored is not None:
-            pipeline_metrics.observe_chunks("checkpoint")
-            outcomes.results.append((chunk, stored))
-            return
         messages = [
             {"role": m["role"], "content": m["content"]}
             for m in render_messages(prepared.context, chunk)
         ]
         tokens = prepared.estimator.estimate(chunk.chars)
-        estimate = tokens + ANSWER_RESERVE_TOKENS
-        if ceiling is not None and not await ceiling.reserve(review_key, estimate):
-            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
-            return
         try:
-            result = await reviewer.review_chunk(
-                messages, chunk_tokens=tokens, review_key=review_key, thinking=thinking
-            )
+            result = await rounds.run(chunk.id, messages, tokens)
         except ContextTooLong:
             try:
                 halves = split_chunk(chunk)
@@ -238,11 +233,9 @@ async def review_chunks(
             log.info("chunk_split", chunk=chunk.id, into=[h.id for h in halves])
             await asyncio.gather(*(review(half) for half in halves))
             return
-        finally:
-            if ceiling is not None:
-                await ceiling.release(review_key, estimate)
-        pipeline_metrics.observe_chunks("model")
-        await store.put(chunk.id, result)
+        if result is None:
+            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
+            return
         outcomes.results.append((chunk, result))
 
     async def top_level(chunk: Chunk) -> None:
@@ -273,6 +266,8 @@ class ReviewResult:
     fallback_reason: str | None
     thinking: bool | None
     notes: list[str]
+    # Dropped by the verifying pass: never inline, listed by the check run and reports.
+    refuted: list[RefutedFinding] = field(default_factory=list)
 
 
 def conclude_review(
@@ -293,10 +288,12 @@ def conclude_review(
     summaries: list[str] = []
     dropped = list(outcomes.unsplittable)
     notes: list[str] = []
+    refuted: list[RefutedFinding] = []
     models: list[str] = []
     fallback_model = fallback_reason = None
     for chunk, result in ordered:
         notes.extend(n for n in result.notes if n not in notes)
+        refuted.extend(result.refuted)
         if result.model not in models:
             models.append(result.model)
         if result.role == "fallback":
@@ -332,6 +329,7 @@ def conclude_review(
         fallback_reason=fallback_reason,
         thinking=thinking.pop() if len(thinking) == 1 else None,
         notes=notes,
+        refuted=refuted,
     )
 
 
