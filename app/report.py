@@ -77,6 +77,7 @@ def render_text(prepared: PreparedReview, result: ReviewResult) -> str:
             f"dropped by verification {finding.path}:{finding.line}: "
             f"{terminal_safe(finding.title)} ({terminal_safe(item.reason)})"
         )
+    lines.extend(terminal_safe(note) for note in result.round_notes)
     tokens = result.tokens
     served = ", ".join(result.models) or "none"
     fallback = (
@@ -111,6 +112,7 @@ def render_json(
         "long_lines": [msgspec.to_builtins(line) for line in prepared.long_lines],
         "dropped_chunks": [msgspec.to_builtins(d) for d in result.dropped],
         "dropped_by_verification": [msgspec.to_builtins(r) for r in result.refuted],
+        "notes": result.round_notes,
         "chunks": len(prepared.chunks),
         "models": result.models,
         "fallback": {"model": result.fallback_model, "reason": result.fallback_reason},

@@ -23,7 +23,7 @@ from worker.config import Settings, load_settings
 from worker.diff.local import changed_files_from_diff
 from worker.review.checkpoints import ReviewCheckpoint
 from worker.review.local import LocalChange, LocalModels, open_local_models, review_local
-from worker.review.pipeline import ReviewOptions, prepare_review, review_chunks
+from worker.review.pipeline import MemoryChunkStore, ReviewOptions, prepare_review, review_chunks
 
 DIFF = """\
 diff --git a/src/app.py b/src/app.py
@@ -141,7 +141,9 @@ async def test_unparsable_verify_answer_is_asked_again_then_every_finding_kept()
     assert "could not be used" in user_text(kimi.requests[2].body)
     assert len(review.result.placement.inline) == 2
     assert review.result.refuted == []
-    assert any("verification skipped" in note for note in review.result.notes)
+    [note] = review.result.round_notes
+    assert note.startswith("verification skipped: unparsable answer twice")
+    assert note in render_text(review.prepared, review.result)
 
 
 async def test_passes_are_merged_and_the_same_problem_counted_once() -> None:
@@ -230,3 +232,46 @@ def test_passes_and_verify_settings_have_bounds() -> None:
     for name, value in (("API_LLM_REVIEW_PASSES", "6"), ("API_LLM_VERIFY", "maybe")):
         with pytest.raises(ValueError, match=name):
             load_settings({**env, name: value})
+
+
+class OneCallCeiling:
+    """A review ceiling with room for exactly one call (the pipeline's `Ceiling`)."""
+
+    def __init__(self) -> None:
+        self.room = 1
+
+    async def reserve(self, review_key: str, estimate: int) -> bool:
+        self.room -= 1
+        return self.room >= 0
+
+    async def release(self, review_key: str, estimate: int) -> None:
+        return None
+
+    @property
+    def limit(self) -> int | None:
+        return 1
+
+    def lowered(self, limit: int | None) -> OneCallCeiling:
+        return self
+
+
+async def test_a_ceiling_with_no_room_for_verification_keeps_the_findings_and_says_so(
+    verifying_kimi: FakeKimi,
+) -> None:
+    prepared = prepare_review(
+        changed_files_from_diff(DIFF), title="Sum", description="", repository="octo/widgets",
+        options=ReviewOptions(),
+    )  # fmt: skip
+    async with local(verifying_kimi) as models:
+        outcomes = await review_chunks(
+            prepared,
+            models.reviewer,
+            review_key="r",
+            store=MemoryChunkStore(),
+            ceiling=OneCallCeiling(),
+        )
+    assert len(verifying_kimi.requests) == 1
+    [(_, result)] = outcomes.results
+    assert result.answer is not None
+    assert len(result.answer.findings) == 2
+    assert any(n.startswith("verification skipped") for n in result.notes)

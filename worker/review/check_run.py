@@ -90,6 +90,7 @@ def check_completed(placement: Placement, info: SummaryInput) -> CheckRunUpdate:
         lines.append(f"{len(info.skipped_files)} file(s) skipped; see the summary.")
     if info.refuted:
         lines.append(f"{len(info.refuted)} finding(s) dropped by verification; listed below.")
+    lines.extend(f"{sanitize_line(note)}." for note in info.round_notes)
     incomplete = bool(info.dropped_chunks)
     conclusion: Conclusion = "neutral" if counts["critical"] or incomplete else "success"
     output = CheckRunOutput(

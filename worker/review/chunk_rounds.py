@@ -38,7 +38,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-CEILING_NOTE: Final = "the review's token ceiling left no room for {what} of some chunks"
+# Every note a round adds starts with one of these, so reports can list them.
+ROUND_NOTE_PREFIXES: Final = ("extra pass skipped", "verification skipped")
+SAMPLE_CEILING: Final = "extra pass skipped for some chunks: the review's token ceiling was reached"
+VERIFY_CEILING: Final = (
+    "verification skipped for some chunks: the review's token ceiling was reached; findings kept"
+)
 VERIFY_TOO_LONG: Final = "verification skipped for a chunk too long to verify; its findings kept"
 
 
@@ -69,7 +74,7 @@ class ChunkRounds:
         extra = await self._extra_passes(chunk_id, messages, tokens, n)
         merged = merge_results([first, *(r for r in extra if r is not None)])
         if None in extra:
-            merged = _noted(merged, CEILING_NOTE.format(what="every pass"))
+            merged = _noted(merged, SAMPLE_CEILING)
         if not settings.verify or merged.answer is None or not merged.answer.findings:
             return merged
         return await self._verified(chunk_id, messages, tokens, merged)
@@ -117,7 +122,7 @@ class ChunkRounds:
         except ContextTooLong:
             return _noted(merged, VERIFY_TOO_LONG)
         if verified is None or verified.answer is None:
-            return _noted(merged, CEILING_NOTE.format(what="the verifying pass"))
+            return _noted(merged, VERIFY_CEILING)
         return dataclasses.replace(
             merged,
             answer=ChunkAnswer(summary=merged.answer.summary, findings=verified.answer.findings),

@@ -34,7 +34,7 @@ from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
 from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
-from worker.review.chunk_rounds import ChunkRounds
+from worker.review.chunk_rounds import ROUND_NOTE_PREFIXES, ChunkRounds
 from worker.review.chunk_run import run_each
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
@@ -268,6 +268,11 @@ class ReviewResult:
     notes: list[str]
     # Dropped by the verifying pass: never inline, listed by the check run and reports.
     refuted: list[RefutedFinding] = field(default_factory=list)
+
+    @property
+    def round_notes(self) -> list[str]:
+        """What an extra pass or the verification skipped (worker.review.chunk_rounds)."""
+        return [n for n in self.notes if n.startswith(ROUND_NOTE_PREFIXES)]
 
 
 def conclude_review(

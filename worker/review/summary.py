@@ -71,6 +71,7 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     link_host: str | None = None  # the GitHub web host model-written links may point to
     token_ceiling: int | None = None  # the review's token ceiling, for the "cut short" line
     refuted: list[RefutedFinding] = msgspec.field(default_factory=list)  # dropped by verification
+    round_notes: list[str] = msgspec.field(default_factory=list)  # extra passes/verify skipped
 
 
 def merge_chunk_summaries(summaries: list[str], *, link_host: str | None = None) -> list[str]:
