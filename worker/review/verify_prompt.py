@@ -43,7 +43,8 @@ def render_findings(findings: Sequence[Finding]) -> str:
     """One numbered JSON object per finding (ids from 1), the fields a verdict needs."""
     lines = []
     for number, finding in enumerate(findings, start=1):
-        entry: dict[str, object] = {"id": number, **msgspec.to_builtins(finding)}
+        fields = msgspec.to_builtins(finding).items()
+        entry = {"id": number, **{k: v for k, v in fields if v is not None}}
         lines.append(msgspec.json.encode(entry).decode())
     return "\n".join(lines)
 
