@@ -51,6 +51,8 @@ def _run(
         "PATH": "/usr/bin:/bin",
         "API_OPEN_AI_API_KEY": MODEL_KEY,
         "API_OPENAI_FORCE_BASE_URL": server.base_url,
+        # One call per chunk, as these tests count; verification: test_review_verify.py.
+        "API_LLM_VERIFY": "off",
         **env,
     }
     return subprocess.run(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -75,6 +75,25 @@ class ModelEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class PassSettings:
+    """How many times each chunk is reviewed, and whether its findings are then checked.
+
+    Measured on held-out PRs: a second finder pass merged in raises recall and
+    lowers precision; a verifier that drops only what the shown code refutes
+    wins the precision back. Each costs calls: `passes` per chunk, plus one
+    verifying call per chunk that has findings.
+    """
+
+    passes: int = 1
+    """API_LLM_REVIEW_PASSES: independent finder passes per chunk, merged (1-5)."""
+    verify: bool = True
+    """API_LLM_VERIFY: one more call per chunk with findings drops the refuted ones."""
+
+
+MAX_REVIEW_PASSES: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
 class LLMSettings:
     """How the main model is called (Kimi specifics apply to openai_compatible only)."""
 
@@ -89,6 +108,7 @@ class LLMSettings:
     request_timeout: int = 900
     breaker_cooldown: int = 300
     context: ContextMode = "targeted"  # code from the head revision beside each chunk's diff
+    passes: PassSettings = field(default_factory=PassSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +259,13 @@ def _review_max_tokens(env: EnvReader) -> int | None:
     return value or None
 
 
+def _pass_settings(env: EnvReader) -> PassSettings:
+    """API_LLM_REVIEW_PASSES and API_LLM_VERIFY (their own block: the review's shape)."""
+    passes = env.integer("API_LLM_REVIEW_PASSES", 1, low=1, high=MAX_REVIEW_PASSES) or 1
+    verify = env.choice("API_LLM_VERIFY", ("on", "off"), "on") == "on"
+    return PassSettings(passes=passes, verify=verify)
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every variable; raise SettingsError listing all problems."""
     env = EnvReader(environ)
@@ -257,6 +284,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
         breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
         context=env.choice("API_LLM_CONTEXT", ("targeted", "off"), "targeted"),  # type: ignore[arg-type]
+        passes=_pass_settings(env),
     )
     app_id = env.integer("GITHUB_APP_ID", None, low=1)
     github = GitHubSettings(

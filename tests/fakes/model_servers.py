@@ -35,9 +35,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
 from tests.fakes.model_replies import (
+    DEFAULT_ANSWER,
+    KEEP_ALL_VERDICTS,
     Reply,
     anthropic_error,
     anthropic_ok,
+    is_verify_request,
     kimi_error,
     kimi_ok,
     kimi_unauthorized,
@@ -268,7 +271,9 @@ class FakeKimi(FakeModelServer):
     root_path = "/v1"
 
     def default_reply(self, body: Any) -> Reply:
-        return kimi_ok(model=str(body.get("model", "kimi-k2.6")))
+        """A finding for a finder call; every finding kept for a verifying call."""
+        content = KEEP_ALL_VERDICTS if is_verify_request(body) else DEFAULT_ANSWER
+        return kimi_ok(content, model=str(body.get("model", "kimi-k2.6")))
 
     def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
         if path != "/v1/models":
@@ -306,7 +311,9 @@ class FakeAnthropic(FakeModelServer):
     root_path = ""
 
     def default_reply(self, body: Any) -> Reply:
-        return anthropic_ok(model=str(body.get("model", "claude")))
+        """A finding for a finder call; every finding kept for a verifying call."""
+        content = KEEP_ALL_VERDICTS if is_verify_request(body) else DEFAULT_ANSWER
+        return anthropic_ok(content, model=str(body.get("model", "claude")))
 
     def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
         if path != "/v1/models":

@@ -23,6 +23,7 @@ import httpx
 import structlog
 from msgspec.structs import replace
 
+from worker.answer import Finding
 from worker.config import Settings
 from worker.diff.local import changed_files_from_diff
 from worker.eval.dataset import Case, InvalidCase
@@ -61,6 +62,15 @@ def reported_findings(result: ReviewResult) -> list[ReportedFinding]:
     """Every finding the review reports, inline first then in the summary, ranked."""
     placed = [(i.finding, i.line) for i in result.placement.inline]
     placed += [(s.finding, s.finding.line) for s in result.placement.in_summary]
+    return _reported(placed)
+
+
+def dropped_findings(result: ReviewResult) -> list[ReportedFinding]:
+    """The findings the verifying pass dropped: listed in the report, never scored."""
+    return _reported([(r.finding, r.finding.line) for r in result.refuted])
+
+
+def _reported(placed: list[tuple[Finding, int]]) -> list[ReportedFinding]:
     return [
         ReportedFinding(
             path=f.path,
@@ -127,6 +137,7 @@ class _Run:
         report = replace(
             report,
             findings=findings,
+            dropped_by_verification=dropped_findings(review.result),
             seconds=round(time.monotonic() - started, 2),
             review_tokens=self._tally(key),
         )

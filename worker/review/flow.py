@@ -294,6 +294,8 @@ class ReviewFlow:
             link_host=self.poster.link_host,
             token_ceiling=ceiling.limit if ceiling else None,
             run_notes=result.run_notes,
+            refuted=result.refuted,
+            round_notes=result.round_notes,
         )
         await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
         check_id = await checkpoint.check_run_id()

@@ -5,9 +5,10 @@ the anchor map and the prompt context. `review_chunks` is the only step that
 spends tokens: every chunk goes to the model in parallel (the concurrency
 gate inside the reviewer is the real cap) with the repository context that
 explains it (`worker.review.repo_context`, counted in its token estimate);
-each answer is checkpointed in a `ChunkStore` as it arrives so a resumed
-review never pays twice for a chunk, and a chunk the provider finds too long
-is split and both halves reviewed.
+each answer — every finder pass and the verifying pass
+(worker.review.chunk_rounds) — is checkpointed in a `ChunkStore` as it
+arrives so a resumed review never pays twice for a call, and a chunk the
+provider finds too long is split and both halves reviewed.
 `conclude_review` is pure again: placement, dedupe, ranking and the summary's
 inputs. Every changed line that passes the filters is in exactly one chunk;
 whatever is skipped, masked or dropped is carried to the summary.
@@ -22,8 +23,7 @@ from typing import Protocol
 
 import structlog
 
-from worker import pipeline_metrics
-from worker.answer import SEVERITY_RANK, Finding
+from worker.answer import SEVERITY_RANK, Finding, RefutedFinding
 from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
 from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
@@ -36,6 +36,7 @@ from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
 from worker.llm.chunk_review import ChunkResult, ChunkReviewer
 from worker.llm.errors import ContextTooLong
+from worker.review.chunk_rounds import ROUND_NOTE_PREFIXES, ChunkRounds
 from worker.review.chunk_run import run_each
 from worker.review.findings import Placement, place_findings
 from worker.review.fingerprint import line_texts
@@ -221,26 +222,20 @@ async def review_chunks(
     total = len(prepared.chunks)
     done = 0
 
+    # Passes, verification and their checkpoints: worker.review.chunk_rounds.
+    rounds = ChunkRounds(
+        reviewer, store, review_key, ANSWER_RESERVE_TOKENS, ceiling=ceiling, thinking=thinking
+    )
+
     async def review(chunk: Chunk) -> None:
-        stored = await store.get(chunk.id)
-        if stored is not None:
-            pipeline_metrics.observe_chunks("checkpoint")
-            outcomes.results.append((chunk, stored))
-            return
         extra = await context.for_chunk(chunk) if context is not None else ""
         messages = [
             {"role": m["role"], "content": m["content"]}
             for m in render_messages(prepared.context, chunk, repo_context=extra)
         ]
         tokens = prepared.estimator.estimate(chunk.chars + len(extra))
-        estimate = tokens + ANSWER_RESERVE_TOKENS
-        if ceiling is not None and not await ceiling.reserve(review_key, estimate):
-            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
-            return
         try:
-            result = await reviewer.review_chunk(
-                messages, chunk_tokens=tokens, review_key=review_key, thinking=thinking
-            )
+            result = await rounds.run(chunk.id, messages, tokens)
         except ContextTooLong:
             try:
                 halves = split_chunk(chunk)
@@ -251,11 +246,9 @@ async def review_chunks(
             log.info("chunk_split", chunk=chunk.id, into=[h.id for h in halves])
             await asyncio.gather(*(review(half) for half in halves))
             return
-        finally:
-            if ceiling is not None:
-                await ceiling.release(review_key, estimate)
-        pipeline_metrics.observe_chunks("model")
-        await store.put(chunk.id, result)
+        if result is None:
+            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
+            return
         outcomes.results.append((chunk, result))
 
     async def top_level(chunk: Chunk) -> None:
@@ -287,6 +280,13 @@ class ReviewResult:
     thinking: bool | None
     notes: list[str]
     run_notes: list[str] = field(default_factory=list)  # what the model saw besides the diff
+    # Dropped by the verifying pass: never inline, listed by the check run and reports.
+    refuted: list[RefutedFinding] = field(default_factory=list)
+
+    @property
+    def round_notes(self) -> list[str]:
+        """What an extra pass or the verification skipped (worker.review.chunk_rounds)."""
+        return [n for n in self.notes if n.startswith(ROUND_NOTE_PREFIXES)]
 
 
 def conclude_review(
@@ -309,10 +309,12 @@ def conclude_review(
     summaries: list[str] = []
     dropped = list(outcomes.unsplittable)
     notes: list[str] = []
+    refuted: list[RefutedFinding] = []
     models: list[str] = []
     fallback_model = fallback_reason = None
     for chunk, result in ordered:
         notes.extend(n for n in result.notes if n not in notes)
+        refuted.extend(result.refuted)
         if result.model not in models:
             models.append(result.model)
         if result.role == "fallback":
@@ -349,6 +351,7 @@ def conclude_review(
         thinking=thinking.pop() if len(thinking) == 1 else None,
         notes=notes,
         run_notes=list(run_notes),
+        refuted=refuted,
     )
 
 

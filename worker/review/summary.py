@@ -13,7 +13,7 @@ import re
 
 import msgspec
 
-from worker.answer import SEVERITY_RANK
+from worker.answer import SEVERITY_RANK, RefutedFinding
 from worker.diff.long_lines import MAX_LINE_CHARS, LongLine
 from worker.diff.model import SkippedFile
 from worker.review import messages
@@ -71,6 +71,8 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     link_host: str | None = None  # the GitHub web host model-written links may point to
     token_ceiling: int | None = None  # the review's token ceiling, for the "cut short" line
     run_notes: list[str] = msgspec.field(default_factory=list)  # context, instruction files
+    refuted: list[RefutedFinding] = msgspec.field(default_factory=list)  # dropped by verification
+    round_notes: list[str] = msgspec.field(default_factory=list)  # extra passes/verify skipped
 
 
 def merge_chunk_summaries(summaries: list[str], *, link_host: str | None = None) -> list[str]:
