@@ -82,8 +82,16 @@ class FakeInstallation:
 class FakeGitHub:
     """The fake API. `start()` binds a free port; `url` is the GITHUB_API_URL to use."""
 
-    def __init__(self, *, app_id: int, public_key_pem: str, app_slug: str = "kimi-review") -> None:
+    def __init__(
+        self,
+        *,
+        app_id: int,
+        public_key_pem: str,
+        app_slug: str = "kimi-review",
+        host: str = "127.0.0.1",
+    ) -> None:
         self.app_id = app_id
+        self.host = host  # another address only for a fake run outside tests (standalone.py)
         self.app_slug = app_slug
         self.public_key_pem = public_key_pem
         self.clock: Callable[[], float] = time.time
@@ -125,7 +133,7 @@ class FakeGitHub:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -142,7 +150,7 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     # --- state set-up ----------------------------------------------------------
     def add_installation(self, installation_id: int, account: str) -> FakeInstallation:
