@@ -18,8 +18,8 @@ from worker.repo_config import (
     config_error_note,
     decide,
     describe_config,
+    min_severity_for,
     parse_repo_config,
-    passes_min_severity,
     read_pull_request_config,
     read_repo_config,
     thinking_for,
@@ -237,12 +237,20 @@ def test_spend_limits_in_the_file_are_positive_whole_numbers(text: str) -> None:
     assert _error(text).startswith(f"{key}: expected an integer")
 
 
-def test_min_severity_keeps_that_severity_and_above() -> None:
-    config = RepoConfig(min_severity="high")
-    kept = [s for s in ("critical", "high", "medium", "low") if passes_min_severity(s, config)]
-    assert kept == ["critical", "high"]
-    assert passes_min_severity("low", RepoConfig())
-    assert not passes_min_severity("unheard-of", config)
+def test_min_severity_is_the_environments_unless_the_file_chooses_either_way() -> None:
+    """REVIEW_MIN_SEVERITY is the default; a repository may raise or lower it."""
+    assert min_severity_for("medium", RepoConfig()) == "medium"
+    assert min_severity_for("medium", RepoConfig(min_severity="low")) == "low"
+    assert min_severity_for("low", RepoConfig(min_severity="high")) == "high"
+    plan = decide(
+        RepoConfig(),
+        command=None,
+        draft=False,
+        env_thinking="enabled",
+        env_max_comments=25,
+        env_min_severity="high",
+    )
+    assert plan.min_severity == "high"
 
 
 def _plan(

@@ -97,7 +97,7 @@ async def test_verify_drops_a_refuted_finding_and_keeps_an_unproven_one(
     verifying_kimi: FakeKimi,
 ) -> None:
     async with local(verifying_kimi) as models:
-        review = await review_local(models, change())
+        review = await review_local(models, change(), min_severity="low")
         tally = models.tally.of("local")
     kept = [c.finding for c in review.result.placement.inline]
     assert [(f.title, f.severity) for f in kept] == [("xs may hold None", "low")]
@@ -122,7 +122,7 @@ async def test_dropped_findings_are_listed_by_the_local_reports_not_as_findings(
     verifying_kimi: FakeKimi,
 ) -> None:
     async with local(verifying_kimi) as models:
-        review = await review_local(models, change())
+        review = await review_local(models, change(), min_severity="low")
     text = render_text(review.prepared, review.result)
     assert "dropped by verification src/app.py:3: Loop skips the last item" in text
     assert "1 findings" in text
@@ -136,7 +136,7 @@ async def test_unparsable_verify_answer_is_asked_again_then_every_finding_kept()
     reply = responder(lambda body: answer(REFUTED, UNPROVEN), kimi_ok("I think both are fine."))
     with FakeKimi(api_key=MODEL_KEY, responder=reply) as kimi:
         async with local(kimi) as models:
-            review = await review_local(models, change())
+            review = await review_local(models, change(), min_severity="low")
     assert len(kimi.requests) == 3  # the finder, the verifier, the verifier asked again
     assert "could not be used" in user_text(kimi.requests[2].body)
     assert len(review.result.placement.inline) == 2
@@ -155,7 +155,7 @@ async def test_passes_are_merged_and_the_same_problem_counted_once() -> None:
 
     with FakeKimi(api_key=MODEL_KEY, responder=responder(finder)) as kimi:
         async with local(kimi, API_LLM_REVIEW_PASSES="2", API_LLM_VERIFY="off") as models:
-            review = await review_local(models, change())
+            review = await review_local(models, change(), min_severity="low")
             assert models.tally.of("local").calls == 2
     first, second = (user_text(r.body) for r in kimi.requests)
     assert "pass" not in first.rsplit(">>>", 1)[1]  # pass 1 is today's prompt
@@ -169,7 +169,7 @@ async def test_verify_off_and_one_pass_make_exactly_one_call_per_chunk(
     verifying_kimi: FakeKimi,
 ) -> None:
     async with local(verifying_kimi, API_LLM_VERIFY="off", API_LLM_REVIEW_PASSES="1") as models:
-        review = await review_local(models, change())
+        review = await review_local(models, change(), min_severity="low")
     assert len(verifying_kimi.requests) == 1
     assert len(review.result.placement.inline) == 2
 
@@ -177,7 +177,7 @@ async def test_verify_off_and_one_pass_make_exactly_one_call_per_chunk(
 async def test_verify_is_skipped_for_a_chunk_without_findings() -> None:
     with FakeKimi(api_key=MODEL_KEY, responder=responder(lambda body: answer())) as kimi:
         async with local(kimi) as models:
-            await review_local(models, change())
+            await review_local(models, change(), min_severity="low")
     assert len(kimi.requests) == 1
     assert not is_verify_request(kimi.requests[0].body)
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from worker.answer import Severity
 from worker.envparse import EnvReader, SettingsError
 from worker.secrets import Secret
 
@@ -36,6 +37,7 @@ DEFAULT_CAP = 50
 # Spend limits on by default: any stranger can open a PR of 3,000 files x 512 KiB.
 DEFAULT_REVIEW_MAX_TOKENS = 2_000_000
 DEFAULT_UNTRUSTED_MAX_LINES = 2000
+DEFAULT_MIN_SEVERITY: Final = "medium"
 
 
 def detect_plan(base_url: str, provider: Provider) -> Plan:
@@ -143,6 +145,10 @@ class Settings:
     log_format: Literal["json", "console"] = "json"
     metrics_port: int | None = None
     review_max_comments: int = 25
+    # Findings below this severity are not posted (a repository's `min_severity`
+    # chooses its own); `medium` is what `kimi-review eval` measured best without
+    # losing recall (README, "How good are the reviews").
+    review_min_severity: Severity = DEFAULT_MIN_SEVERITY
     # Changed lines above which a PR from outside the repository (author not
     # OWNER, MEMBER or COLLABORATOR) waits for a maintainer's `/review`; 0 = no limit.
     review_untrusted_max_lines: int = DEFAULT_UNTRUSTED_MAX_LINES
@@ -311,6 +317,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),  # type: ignore[arg-type]
         metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
         review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
+        review_min_severity=env.choice(  # type: ignore[arg-type]
+            "REVIEW_MIN_SEVERITY", ("critical", "high", "medium", "low"), DEFAULT_MIN_SEVERITY
+        ),
         review_untrusted_max_lines=env.integer(
             "REVIEW_UNTRUSTED_MAX_LINES", DEFAULT_UNTRUSTED_MAX_LINES, low=0, high=100_000_000
         )

@@ -21,8 +21,8 @@ from typing import Final, Literal, Protocol
 
 import msgspec
 
-from worker.answer import SEVERITY_RANK, Severity
-from worker.config import Thinking
+from worker.answer import Severity
+from worker.config import DEFAULT_MIN_SEVERITY, Thinking
 from worker.github.models import FileBlob, PullRequestInfo
 from worker.repo_config_text import MAX_CONFIG_BYTES, check_config_text, too_large
 from worker.review.findings import comment_cap
@@ -41,7 +41,9 @@ class RepoConfig(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = True  # automatic reviews on pull request events
     include: tuple[str, ...] = ()  # globs; empty = every file
     exclude: tuple[str, ...] = ()
-    min_severity: Severity = "low"  # findings below it are not posted
+    min_severity: Severity | None = (
+        None  # findings below it are not posted; None = REVIEW_MIN_SEVERITY
+    )
     max_comments: int | None = None  # lowers REVIEW_MAX_COMMENTS, never raises it
     extra_instructions: str = ""  # the owners' words, added to the prompt
     thinking: Thinking | None = None  # None = API_LLM_THINKING
@@ -150,10 +152,9 @@ def comment_cap_for(env_max_comments: int, config: RepoConfig) -> int:
     return comment_cap(env_max_comments, config.max_comments)
 
 
-def passes_min_severity(severity: str, config: RepoConfig) -> bool:
-    """Whether a finding of `severity` is posted (an unknown severity counts as lowest)."""
-    rank = SEVERITY_RANK.get(severity, max(SEVERITY_RANK.values()))
-    return rank <= SEVERITY_RANK[config.min_severity]
+def min_severity_for(env: Severity, config: RepoConfig) -> Severity:
+    """REVIEW_MIN_SEVERITY unless the repository chose its own (either way)."""
+    return env if config.min_severity is None else config.min_severity
 
 
 def decide(
@@ -165,6 +166,7 @@ def decide(
     env_max_comments: int,
     env_review_max_tokens: int | None = None,
     env_untrusted_max_lines: int = 0,
+    env_min_severity: Severity = DEFAULT_MIN_SEVERITY,
 ) -> ReviewPlan:
     """How (and whether) to review, for a pull request event (`command` None) or a command.
 
@@ -183,7 +185,7 @@ def decide(
         incremental=config.incremental and command != "review_full",
         thinking=thinking_for(env_thinking, config),
         max_comments=comment_cap_for(env_max_comments, config),
-        min_severity=config.min_severity,
+        min_severity=min_severity_for(env_min_severity, config),
         review_max_tokens=lowered_limit(env_review_max_tokens, config.review_max_tokens),
         untrusted_max_lines=lowered_limit(
             env_untrusted_max_lines or None, config.untrusted_max_lines
@@ -221,6 +223,7 @@ def describe_config(
     thinking: Thinking,
     review_max_tokens: int | None = None,
     untrusted_max_lines: int = 0,
+    min_severity: Severity = DEFAULT_MIN_SEVERITY,
 ) -> str:
     """Markdown for `/help`: every setting, its effective value and where it came from.
 
@@ -246,7 +249,11 @@ def describe_config(
         ("enabled", _flag(config.enabled), origin("enabled")),
         ("include", _patterns(config.include, "every file"), origin("include")),
         ("exclude", _patterns(config.exclude, "none"), origin("exclude")),
-        ("min_severity", f"`{config.min_severity}`", origin("min_severity")),
+        (
+            "min_severity",
+            f"`{min_severity_for(min_severity, config)}`",
+            file if config.min_severity is not None else "`REVIEW_MIN_SEVERITY`",
+        ),
         ("max_comments", str(cap), cap_origin),
         (
             "extra_instructions",

@@ -23,7 +23,7 @@ import httpx
 import structlog
 from msgspec.structs import replace
 
-from worker.answer import Finding
+from worker.answer import Finding, Severity
 from worker.config import Settings
 from worker.diff.local import changed_files_from_diff
 from worker.eval.dataset import Case, InvalidCase
@@ -98,8 +98,11 @@ def _tokens(tally: CallTally) -> Tokens:
 
 
 class _Run:
-    def __init__(self, options: RunOptions, models: LocalModels, judge: Judge | None) -> None:
+    def __init__(
+        self, options: RunOptions, models: LocalModels, judge: Judge | None, min_severity: Severity
+    ) -> None:
         self.options = options
+        self.min_severity = min_severity
         self.models = models
         self.judge = judge
         self.fetch = httpx.AsyncClient(
@@ -130,7 +133,9 @@ class _Run:
             id=case.id, status="not_judged", expected=len(case.expected), snapshot=snapshot
         )
         try:
-            review = await review_local(self.models, change, review_key=key)
+            review = await review_local(
+                self.models, change, review_key=key, min_severity=self.min_severity
+            )
         except (ModelsUnavailable, QuotaPaused) as exc:
             return replace(report, status="failed", error=str(exc), review_tokens=self._tally(key))
         findings = reported_findings(review.result)
@@ -192,7 +197,7 @@ async def run_eval(
     reports: dict[str, CaseReport] = {}
     async with open_local_models(settings.llm) as models:
         judge = build_judge(settings, models, load_judge_template()) if options.judge else None
-        run = _Run(options, models, judge)
+        run = _Run(options, models, judge, settings.review_min_severity)
         slots = asyncio.Semaphore(max(1, options.jobs))
         spent = Tokens()
 

@@ -132,6 +132,7 @@ class ReviewFlow:
             env_max_comments=self.settings.review_max_comments,
             env_review_max_tokens=self.settings.llm.review_max_tokens,
             env_untrusted_max_lines=self.settings.review_untrusted_max_lines,
+            env_min_severity=self.settings.review_min_severity,
         )
         if plan.skip == "disabled":
             reason = f"reviews disabled by {loaded.source}"

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from worker.config import LLMSettings
+from worker.answer import Severity
+from worker.config import DEFAULT_MIN_SEVERITY, LLMSettings
 from worker.context import DirectorySource, RepoSource
 from worker.diff.model import ChangedFile
 from worker.gate import open_gate
@@ -153,6 +154,7 @@ async def review_local(
     *,
     review_key: str = "local",
     progress: Progress | None = None,
+    min_severity: Severity = DEFAULT_MIN_SEVERITY,
 ) -> LocalReview:
     """Review one change; raises ModelsUnavailable when no model can answer.
 
@@ -186,7 +188,9 @@ async def review_local(
     )
     origin = "the snapshot" if change.snapshot else "the HEAD commit"
     notes = [n for n in (context.note, instructions_line(instructions, where=origin)) if n]
-    result = conclude_review(prepared, outcomes, cap=UNCAPPED, run_notes=notes)
+    result = conclude_review(
+        prepared, outcomes, cap=UNCAPPED, run_notes=notes, min_severity=min_severity
+    )
     return LocalReview(prepared, result)
 
 
