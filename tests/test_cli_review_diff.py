@@ -53,6 +53,8 @@ def _run(
         "PATH": "/usr/bin:/bin",
         "API_OPEN_AI_API_KEY": MODEL_KEY,
         "API_OPENAI_FORCE_BASE_URL": server.base_url,
+        # One call per chunk, as these tests count; verification: test_review_verify.py.
+        "API_LLM_VERIFY": "off",
         **env,
     }
     return subprocess.run(
@@ -99,7 +101,7 @@ def test_a_finding_off_the_diff_is_still_reported(diff: str, kimi: FakeKimi) -> 
     answer = {
         "summary": "s",
         "findings": [
-            {"path": "src/app.py", "line": 400, "severity": "low", "title": "far", "body": "b"}
+            {"path": "src/app.py", "line": 400, "severity": "medium", "title": "far", "body": "b"}
         ],
     }
     kimi.script(kimi_ok(json.dumps(answer)))
@@ -107,6 +109,22 @@ def test_a_finding_off_the_diff_is_still_reported(diff: str, kimi: FakeKimi) -> 
     [finding] = json.loads(done.stdout)["findings"]
     assert finding["inline"] is False
     assert finding["not_inline_reason"] == "off_diff"
+
+
+def test_findings_below_review_min_severity_are_left_out(diff: str, kimi: FakeKimi) -> None:
+    """`medium` by default (what eval measured best); REVIEW_MIN_SEVERITY=low shows all."""
+    answer = {
+        "summary": "s",
+        "findings": [
+            {"path": "src/app.py", "line": 2, "severity": "low", "title": "nit", "body": "b"},
+            {"path": "src/app.py", "line": 2, "severity": "medium", "title": "bug", "body": "b"},
+        ],
+    }
+    kimi.script(kimi_ok(json.dumps(answer)), kimi_ok(json.dumps(answer)))
+    shown = [f["title"] for f in json.loads(_run(diff, kimi, "--json").stdout)["findings"]]
+    assert shown == ["bug"]
+    every = _run(diff, kimi, "--json", REVIEW_MIN_SEVERITY="low")
+    assert sorted(f["title"] for f in json.loads(every.stdout)["findings"]) == ["bug", "nit"]
 
 
 def test_main_refusing_without_a_fallback_exits_4_with_the_reason(

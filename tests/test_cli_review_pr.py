@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from tests.fakes.github_archive import CODELOAD_PREFIX
 from tests.fakes.github_helpers import TEST_APP_ID, AppKeys
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.model_replies import kimi_error
@@ -97,8 +98,15 @@ def _writes(fake: FakeGitHub) -> int:
 
 
 def _credentials(fake: FakeGitHub) -> set[str]:
-    """The credential of every call (PyGithub says `token X`, our REST client `Bearer X`)."""
-    return {call.headers.get("authorization", "").split(" ")[-1] for call in fake.calls}
+    """The credential of every API call (PyGithub says `token X`, our REST client `Bearer X`).
+
+    The archive host (the tarball's redirect target) gets no credential at all.
+    """
+    return {
+        call.headers.get("authorization", "").split(" ")[-1]
+        for call in fake.calls
+        if not call.path.startswith(CODELOAD_PREFIX)
+    }
 
 
 def test_dry_run_prints_findings_and_writes_nothing(

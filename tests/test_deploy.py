@@ -1,6 +1,6 @@
 """deploy/: compose.yaml, the Dockerfile and .dockerignore, checked without a Docker engine.
 
-There is no Docker engine on the build machines, so these tests read the
+CI has no Docker engine (deploy/smoke.sh runs the real thing), so these tests read the
 files as Compose and BuildKit would (YAML with merge keys, `${VAR:-default}`
 substitution, Dockerfile instructions, .dockerignore patterns) and pin what
 the deployment must keep: only real `kimi-review` subcommands, a Redis that

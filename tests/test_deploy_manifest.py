@@ -36,7 +36,7 @@ LEVELS: dict[str, int] = {"read": 1, "write": 2}
 # Permissions as GitHub names them in a manifest's default_permissions.
 WANTED = {
     "pull_requests": "write",  # post the review (inline comments, suggestions)
-    "contents": "read",  # compare commits, read files and .kimi-review.toml at the base
+    "contents": "read",  # compare commits, read files and .kimi-review.toml at the base, tarball
     "issues": "write",  # the sticky summary comment, command replies, reactions
     "checks": "write",  # the check run that says what the review did
     "metadata": "read",  # mandatory for any repository access
@@ -122,6 +122,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/repos/{owner}/{repo}/git/blobs/{sha}", ("contents",)),
     Endpoint("/repos/{owner}/{repo}/git/trees/{sha}", ("contents",)),
     Endpoint("/repos/{owner}/{repo}/git/commits/{sha}", ("contents",)),
+    Endpoint("/repos/{owner}/{repo}/tarball/{ref}", ("contents",)),
     # Known, and NOT granted: using it fails the coverage test on purpose.
     Endpoint("/repos/{owner}/{repo}/statuses/{sha}", ("statuses",)),
 )

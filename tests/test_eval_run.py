@@ -9,11 +9,12 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.cli.eval import compare_command, eval_command, run_eval_command
-from tests.fakes.model_replies import Reply, kimi_error, kimi_ok
+from tests.fakes.model_replies import Reply, is_verify_request, kimi_error, kimi_ok
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY
 from tests.support.eval_world import (
@@ -45,6 +46,8 @@ def kimi() -> Iterator[FakeKimi]:
 
 def _settings(kimi: FakeKimi, **extra: str) -> Settings:
     env = {"API_OPEN_AI_API_KEY": MODEL_KEY, "API_OPENAI_FORCE_BASE_URL": kimi.base_url}
+    # One call per chunk, as these tests count; verification: test_review_verify.py.
+    env["API_LLM_VERIFY"] = "off"
     return load_settings({**env, **extra})
 
 
@@ -102,6 +105,17 @@ async def test_no_judge_collects_findings_and_cost_only(dataset: Path, kimi: Fak
     assert "app-total-off-by-one  2 findings  in 1,200 (cached 800) out 300  1 calls" in out
     assert "P " not in out
     assert "judge: in 0" in out
+
+
+async def test_the_review_sees_the_snapshot_as_context(dataset: Path, kimi: FakeKimi) -> None:
+    """An eval reviewed the diff alone, unlike the App: the snapshot never reached the model."""
+    code, _, _ = await _eval(_settings(kimi), dataset / "app-total-off-by-one", "--no-judge")
+    assert code == 0
+    [review] = [r.body for r in kimi.requests if not is_judge_call(r.body)]
+    user = review["messages"][-1]["content"]
+    assert "<<<UNTRUSTED context" in user
+    assert "SNIPPET main.py:2-4 (why: caller of `total`" in user
+    assert "3| print(total([1, 2, 3]))" in user
 
 
 async def test_offline_reviews_without_the_snapshot_and_says_so(
@@ -230,3 +244,25 @@ def test_the_command_line_dispatches_eval(
     refused = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert refused.returncode == 2
     assert "not a kimi-review eval report" in refused.stderr
+
+
+async def test_findings_dropped_by_verification_are_listed_and_not_scored(dataset: Path) -> None:
+    def judge(body: object) -> Reply:
+        match = {"expected": 0, "finding": 0, "reason": "same problem"}
+        return kimi_ok(json.dumps({"matches": [match]}), prompt=500, completion=50, cached=0)
+
+    reviews = eval_responder(judge)
+    drop_style = {"verdicts": [{"id": 2, "verdict": "drop", "reason": "taste"}]}
+
+    def answer(body: Any) -> Reply:
+        return kimi_ok(json.dumps(drop_style)) if is_verify_request(body) else reviews(body)
+
+    with FakeKimi(api_key=MODEL_KEY, responder=answer) as kimi:
+        settings = _settings(kimi, API_LLM_VERIFY="on")
+        code, out, _ = await _eval(settings, dataset / "app-total-off-by-one", "--json")
+    assert code == 0
+    [case] = json.loads(out)["cases"]
+    assert [f["title"] for f in case["findings"]] == ["Off by one"]
+    assert [f["title"] for f in case["dropped_by_verification"]] == ["Name s is unclear"]
+    assert (case["precision"], case["recall"]) == (1.0, 1.0)  # the dropped one is not scored
+    assert case["review_tokens"]["calls"] == 2  # the finder and the verifier

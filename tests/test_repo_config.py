@@ -15,6 +15,7 @@ from worker.repo_config.plan import (
     config_error_note,
     decide,
     describe_config,
+    min_severity_for,
     thinking_for,
 )
 from worker.repo_config.read import (
@@ -236,6 +237,22 @@ def test_repo_config_lowers_the_spend_limits_and_cannot_raise_them() -> None:
 def test_spend_limits_in_the_file_are_positive_whole_numbers(text: str) -> None:
     key = text.split(" ")[0]
     assert _error(text).startswith(f"{key}: expected an integer")
+
+
+def test_min_severity_is_the_environments_unless_the_file_chooses_either_way() -> None:
+    """REVIEW_MIN_SEVERITY is the default; a repository may raise or lower it."""
+    assert min_severity_for("medium", RepoConfig()) == "medium"
+    assert min_severity_for("medium", RepoConfig(min_severity="low")) == "low"
+    assert min_severity_for("low", RepoConfig(min_severity="high")) == "high"
+    plan = decide(
+        RepoConfig(),
+        command=None,
+        draft=False,
+        env_thinking="enabled",
+        env_max_comments=25,
+        env_min_severity="high",
+    )
+    assert plan.min_severity == "high"
 
 
 def _plan(

@@ -9,15 +9,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from tests.test_diff_support import changed
+from worker.context import MappingSource, RepoIndex, context_for_chunk, render_context
 from worker.diff.chunks import Chunk, chunk_files
 from worker.diff.filters import select_files
 from worker.diff.parse import parse_changed_files
 from worker.diff.tokens import TokenEstimator
 from worker.review.prompt import (
+    CONTEXT_INTRO,
     ChatMessage,
+    InstructionFile,
     PromptTemplateError,
     PullRequestContext,
     fence,
@@ -95,7 +99,58 @@ def test_every_chunk_starts_with_the_same_prefix_and_ends_with_its_diff() -> Non
         assert messages[0] == prompts[0][0]
         assert messages[1]["content"].startswith(prefix)
         assert messages[1]["content"].endswith(">>>")
-        assert messages[1]["content"][len(prefix) :].startswith("<<<UNTRUSTED diff ")
+        rest = messages[1]["content"][len(prefix) :]
+        assert rest.startswith("The part of the diff to review now:\n<<<UNTRUSTED diff ")
+
+
+def _handlers_source() -> str:
+    """src/app/handlers.py at the head: `handle` starts far above the hunk (line 10)."""
+    lines = ["def handle(request):"] + [f"    step_{n} = {n}" for n in range(2, 10)]
+    lines += ["    user = request.user", "    if user is not None:", "        audit(user)"]
+    lines += ["        return render(user)", "    return None", "", "", "def audit(user):"]
+    lines += ["    log(user)", "", "", "def caller():", "    return handle(None)"]
+    return "\n".join(lines) + "\n"
+
+
+def _with_context() -> tuple[PullRequestContext, list[Chunk], str]:
+    context, chunks = _context()
+    context = msgspec.structs.replace(
+        context,
+        instruction_files=(
+            InstructionFile("AGENTS.md", "Run the tests with `make test`."),
+            InstructionFile("src/REVIEW.md", "Every handler must log the user."),
+        ),
+    )
+    index = RepoIndex(MappingSource({"src/app/handlers.py": _handlers_source()}))
+    block = render_context(context_for_chunk(chunks[0].files, index, diff_chars=chunks[0].chars))
+    return context, chunks, block
+
+
+def test_prompt_with_context_and_instruction_files_matches_the_golden_file() -> None:
+    context, chunks, block = _with_context()
+    messages = render_messages(context, chunks[0], repo_context=block)
+    _check_golden("prompt_context.txt", _as_text(messages))
+
+
+def test_context_sits_after_the_shared_prefix_and_before_the_diff_fenced() -> None:
+    """The prefix is the same with or without context (the provider's cache), the diff last."""
+    context, chunks, block = _with_context()
+    prefix = render_prefix(context, load_templates())
+    user = render_messages(context, chunks[0], repo_context=block)[1]["content"]
+    assert user.startswith(prefix)
+    rest = user[len(prefix) :]
+    assert rest.startswith(CONTEXT_INTRO + "<<<UNTRUSTED context ")
+    assert "1| def handle(request):" in rest.split("<<<UNTRUSTED diff ")[0]
+    assert rest.index("UNTRUSTED context") < rest.index("<<<UNTRUSTED diff ")
+    assert "From `src/REVIEW.md`:\nEvery handler must log the user." in prefix
+    assert "From `.kimi-review.toml` (extra_instructions):" in prefix
+
+
+def test_template_without_a_context_slot_before_the_diff_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "system.md").write_text("system")
+    (tmp_path / "review.md").write_text("{{title}}\n{{diff}}")
+    with pytest.raises(PromptTemplateError, match="context"):
+        load_templates(tmp_path)
 
 
 def test_skipped_files_are_listed_but_not_shown() -> None:
@@ -137,7 +192,7 @@ def test_template_that_does_not_end_with_the_diff_is_refused(tmp_path: Path) -> 
 
 def test_template_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "system.md").write_text("system")
-    (tmp_path / "review.md").write_text("{{nonsense}}\n{{diff}}")
+    (tmp_path / "review.md").write_text("{{nonsense}}\n{{context}}Now:\n{{diff}}")
     context, chunks = _context()
     with pytest.raises(PromptTemplateError, match="nonsense"):
         render_messages(context, chunks[0], load_templates(tmp_path))

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -24,6 +24,7 @@ from worker.secrets import Secret
 
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
+ContextMode = Literal["targeted", "off"]
 Plan = Literal["kimi_code", "moonshot", "moonshot_cn", "anthropic", "custom"]
 Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage", "eval"]
 
@@ -35,6 +36,10 @@ DEFAULT_CAP = 50
 # Spend limits on by default: any stranger can open a PR of 3,000 files x 512 KiB.
 DEFAULT_REVIEW_MAX_TOKENS = 2_000_000
 DEFAULT_UNTRUSTED_MAX_LINES = 2000
+# The answer's severities (worker.model_answer.Severity, which sits above this
+# foundation module and so cannot be imported here).
+Severity = Literal["critical", "high", "medium", "low"]
+DEFAULT_MIN_SEVERITY: Final = "medium"
 
 
 def detect_plan(base_url: str, provider: Provider) -> Plan:
@@ -74,6 +79,25 @@ class ModelEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class PassSettings:
+    """How many times each chunk is reviewed, and whether its findings are then checked.
+
+    Measured on held-out PRs: a second finder pass merged in raises recall and
+    lowers precision; a verifier that drops only what the shown code refutes
+    wins the precision back. Each costs calls: `passes` per chunk, plus one
+    verifying call per chunk that has findings.
+    """
+
+    passes: int = 1
+    """API_LLM_REVIEW_PASSES: independent finder passes per chunk, merged (1-5)."""
+    verify: bool = True
+    """API_LLM_VERIFY: one more call per chunk with findings drops the refuted ones."""
+
+
+MAX_REVIEW_PASSES: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
 class LLMSettings:
     """How the main model is called (Kimi specifics apply to openai_compatible only)."""
 
@@ -87,6 +111,8 @@ class LLMSettings:
     review_max_tokens: int | None = DEFAULT_REVIEW_MAX_TOKENS  # None: no ceiling
     request_timeout: int = 900
     breaker_cooldown: int = 300
+    context: ContextMode = "targeted"  # code from the head revision beside each chunk's diff
+    passes: PassSettings = field(default_factory=PassSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +147,10 @@ class Settings:
     log_format: Literal["json", "console"] = "json"
     metrics_port: int | None = None
     review_max_comments: int = 25
+    # Findings below this severity are not posted (a repository's `min_severity`
+    # chooses its own); `medium` is what `kimi-review eval` measured best without
+    # losing recall (README, "How good are the reviews").
+    review_min_severity: Severity = DEFAULT_MIN_SEVERITY
     # Changed lines above which a PR from outside the repository (author not
     # OWNER, MEMBER or COLLABORATOR) waits for a maintainer's `/review`; 0 = no limit.
     review_untrusted_max_lines: int = DEFAULT_UNTRUSTED_MAX_LINES
@@ -237,6 +267,13 @@ def _review_max_tokens(env: EnvReader) -> int | None:
     return value or None
 
 
+def _pass_settings(env: EnvReader) -> PassSettings:
+    """API_LLM_REVIEW_PASSES and API_LLM_VERIFY (their own block: the review's shape)."""
+    passes = env.integer("API_LLM_REVIEW_PASSES", 1, low=1, high=MAX_REVIEW_PASSES) or 1
+    verify = env.choice("API_LLM_VERIFY", ("on", "off"), "on") == "on"
+    return PassSettings(passes=passes, verify=verify)
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every variable; raise SettingsError listing all problems."""
     env = EnvReader(environ)
@@ -254,6 +291,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         review_max_tokens=_review_max_tokens(env),
         request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
         breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
+        context=env.choice("API_LLM_CONTEXT", ("targeted", "off"), "targeted"),  # type: ignore[arg-type]
+        passes=_pass_settings(env),
     )
     app_id = env.integer("GITHUB_APP_ID", None, low=1)
     github = GitHubSettings(
@@ -280,6 +319,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),  # type: ignore[arg-type]
         metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
         review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
+        review_min_severity=env.choice(  # type: ignore[arg-type]
+            "REVIEW_MIN_SEVERITY", ("critical", "high", "medium", "low"), DEFAULT_MIN_SEVERITY
+        ),
         review_untrusted_max_lines=env.integer(
             "REVIEW_UNTRUSTED_MAX_LINES", DEFAULT_UNTRUSTED_MAX_LINES, low=0, high=100_000_000
         )

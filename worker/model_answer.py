@@ -34,6 +34,13 @@ class ChunkAnswer(msgspec.Struct, frozen=True, kw_only=True):
     findings: list[Finding] = msgspec.field(default_factory=list)
 
 
+class RefutedFinding(msgspec.Struct, frozen=True, kw_only=True):
+    """A finding the verifying pass dropped, and why: never posted inline, always listed."""
+
+    finding: Finding
+    reason: str = ""
+
+
 _decoder: Final = msgspec.json.Decoder(ChunkAnswer)
 
 

@@ -71,6 +71,14 @@ def render_text(prepared: PreparedReview, result: ReviewResult) -> str:
         lines.append(f"not sent {long.path}:{long.line}: a line of {long.chars:,} characters")
     for dropped in result.dropped:
         lines.append(f"not reviewed ({', '.join(dropped.paths)}): {dropped.reason}")
+    for item in result.refuted:
+        finding = item.finding
+        lines.append(
+            f"dropped by verification {finding.path}:{finding.line}: "
+            f"{terminal_safe(finding.title)} ({terminal_safe(item.reason)})"
+        )
+    lines.extend(terminal_safe(note) for note in result.round_notes)
+    lines.extend(terminal_safe(note) for note in result.run_notes)
     tokens = result.tokens
     served = ", ".join(result.models) or "none"
     fallback = (
@@ -104,6 +112,8 @@ def render_json(
         "masked": [{"path": m.path, "line": m.line} for m in prepared.masked],
         "long_lines": [msgspec.to_builtins(line) for line in prepared.long_lines],
         "dropped_chunks": [msgspec.to_builtins(d) for d in result.dropped],
+        "dropped_by_verification": [msgspec.to_builtins(r) for r in result.refuted],
+        "notes": [*result.run_notes, *result.round_notes],
         "chunks": len(prepared.chunks),
         "models": result.models,
         "fallback": {"model": result.fallback_model, "reason": result.fallback_reason},

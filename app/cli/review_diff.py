@@ -142,7 +142,9 @@ async def review_diff(
     progress = ProgressLine(err)
     async with open_local_models(settings.llm) as models:
         try:
-            review = await review_local(models, change, progress=progress)
+            review = await review_local(
+                models, change, progress=progress, min_severity=settings.review_min_severity
+            )
         except ModelsUnavailable as exc:
             progress.finish()
             err.write(f"kimi-review review --diff: {exc}\n")

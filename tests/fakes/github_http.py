@@ -39,7 +39,7 @@ class Request:
 @dataclass
 class Reply:
     status: int = 200
-    body: Any = None  # JSON-encodable, or str for text media types
+    body: Any = None  # JSON-encodable, str for text media types, bytes as they are
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json; charset=utf-8"
 

@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import jwt
 
-from tests.fakes import github_routes, github_writes
+from tests.fakes import github_archive, github_routes, github_writes
 from tests.fakes.github_http import ApiError, AuthKind, Handler, Reply, Request, Route
 from tests.fakes.github_http import compile_template as _compile
 from tests.fakes.github_state import FakeRepo, next_id
@@ -82,8 +82,16 @@ class FakeInstallation:
 class FakeGitHub:
     """The fake API. `start()` binds a free port; `url` is the GITHUB_API_URL to use."""
 
-    def __init__(self, *, app_id: int, public_key_pem: str, app_slug: str = "kimi-review") -> None:
+    def __init__(
+        self,
+        *,
+        app_id: int,
+        public_key_pem: str,
+        app_slug: str = "kimi-review",
+        host: str = "127.0.0.1",
+    ) -> None:
         self.app_id = app_id
+        self.host = host  # another address only for a fake run outside tests (standalone.py)
         self.app_slug = app_slug
         self.public_key_pem = public_key_pem
         self.clock: Callable[[], float] = time.time
@@ -108,6 +116,7 @@ class FakeGitHub:
         self.permissions: dict[str, str] = {}
         github_routes.register(self)
         github_writes.register(self)
+        github_archive.register(self)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> FakeGitHub:
@@ -124,7 +133,7 @@ class FakeGitHub:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -141,7 +150,7 @@ class FakeGitHub:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._server.server_address[1]}"
 
     # --- state set-up ----------------------------------------------------------
     def add_installation(self, installation_id: int, account: str) -> FakeInstallation:
@@ -342,7 +351,9 @@ class FakeGitHub:
             raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future")
 
     def _send(self, http: BaseHTTPRequestHandler, reply: Reply) -> None:
-        if isinstance(reply.body, str):
+        if isinstance(reply.body, bytes):
+            payload, content_type = reply.body, reply.content_type
+        elif isinstance(reply.body, str):
             payload = reply.body.encode()
             content_type = reply.content_type
         else:

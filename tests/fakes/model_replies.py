@@ -32,6 +32,23 @@ DEFAULT_ANSWER = json.dumps(
 )
 
 
+VERIFIER_OPENING = "You are kimi-review's verifier"
+KEEP_ALL_VERDICTS = json.dumps({"verdicts": [{"id": 1, "verdict": "keep", "reason": "plausible"}]})
+
+
+def is_verify_request(body: Any) -> bool:
+    """Whether a request body is the verifying pass's (its system prompt opens so)."""
+    if not isinstance(body, dict):
+        return False
+    system = body.get("system")
+    if system is None:
+        messages = body.get("messages") or [{}]
+        system = messages[0].get("content", "") if messages[0].get("role") == "system" else ""
+    if isinstance(system, list):
+        system = " ".join(str(part.get("text", "")) for part in system if isinstance(part, dict))
+    return isinstance(system, str) and system.startswith(VERIFIER_OPENING)
+
+
 @dataclass(frozen=True)
 class Reply:
     """One scripted answer. `delay` holds the answer back; `reset` drops the connection.

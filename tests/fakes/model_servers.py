@@ -35,9 +35,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
 
 from tests.fakes.model_replies import (
+    DEFAULT_ANSWER,
+    KEEP_ALL_VERDICTS,
     Reply,
     anthropic_error,
     anthropic_ok,
+    is_verify_request,
     kimi_error,
     kimi_ok,
     kimi_unauthorized,
@@ -71,6 +74,7 @@ class Recorded:
     raw: bytes
     body: Any  # parsed JSON, or None
     arrived: float  # time.monotonic() on the server
+    peer: str = ""  # the client's address (which container, in deploy/smoke.sh)
 
     @property
     def user_agent(self) -> str:
@@ -98,7 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
-        fake._record(Recorded(self.path, headers, raw, body, time.monotonic()))
+        fake._record(
+            Recorded(self.path, headers, raw, body, time.monotonic(), self.client_address[0])
+        )
         with fake._counting():
             reply = fake._answer(self.path, headers, body)
             if reply.delay:
@@ -168,8 +174,10 @@ class FakeModelServer:
         responder: Callable[[Any], Reply] | None = None,
         models: tuple[str, ...] = ("kimi-k2.6", "kimi-k2-turbo-preview", "claude-sonnet-4-5"),
         models_refusal: Reply | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.api_key = api_key
+        self.host = host  # another address only for a fake run outside tests (standalone.py)
         self.models = models
         self.models_refusal = models_refusal  # what GET /models answers instead, if set
         self.responder = responder or self.default_reply
@@ -178,7 +186,7 @@ class FakeModelServer:
         self.in_flight_max = 0
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -205,7 +213,7 @@ class FakeModelServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.root_path}"
+        return f"http://{self.host}:{self.port}{self.root_path}"
 
     # --- scripting ---
     def script(self, *replies: Reply) -> None:
@@ -268,7 +276,9 @@ class FakeKimi(FakeModelServer):
     root_path = "/v1"
 
     def default_reply(self, body: Any) -> Reply:
-        return kimi_ok(model=str(body.get("model", "kimi-k2.6")))
+        """A finding for a finder call; every finding kept for a verifying call."""
+        content = KEEP_ALL_VERDICTS if is_verify_request(body) else DEFAULT_ANSWER
+        return kimi_ok(content, model=str(body.get("model", "kimi-k2.6")))
 
     def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
         if path != "/v1/models":
@@ -306,7 +316,9 @@ class FakeAnthropic(FakeModelServer):
     root_path = ""
 
     def default_reply(self, body: Any) -> Reply:
-        return anthropic_ok(model=str(body.get("model", "claude")))
+        """A finding for a finder call; every finding kept for a verifying call."""
+        content = KEEP_ALL_VERDICTS if is_verify_request(body) else DEFAULT_ANSWER
+        return anthropic_ok(content, model=str(body.get("model", "claude")))
 
     def check_get(self, path: str, headers: dict[str, str]) -> Reply | None:
         if path != "/v1/models":

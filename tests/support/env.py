@@ -48,6 +48,9 @@ def product_env(redis_url: str, **overrides: str) -> dict[str, str]:
             # Never the real GitHub or Moonshot: port 9 (discard) refuses connections.
             "GITHUB_API_URL": "http://127.0.0.1:9",
             "API_OPENAI_FORCE_BASE_URL": "http://127.0.0.1:9/v1",
+            # One model call per chunk, as the end-to-end tests count them; the
+            # verifying pass has its own tests (test_review_verify.py).
+            "API_LLM_VERIFY": "off",
         }
     )
     env.update(overrides)

@@ -47,6 +47,9 @@ def render_report(report: EvalReport, *, verbose: bool = True) -> str:
         if case.snapshot not in ("used", "none"):
             lines.append(f"    snapshot: {case.snapshot}")
         if verbose:
+            for dropped in case.dropped_by_verification:
+                where = f"{dropped.path}:{dropped.line}"
+                lines.append(f"    dropped by verification {where}: {_safe(dropped.title)}")
             for match in case.matches:
                 mark = f"F{match.finding}" if match.finding is not None else "missed"
                 lines.append(f"    E{match.expected} -> {mark}: {_safe(match.reason)}")

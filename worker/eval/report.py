@@ -57,6 +57,8 @@ class CaseReport(msgspec.Struct, frozen=True, kw_only=True):
     status: CaseStatus
     expected: int
     findings: list[ReportedFinding] = msgspec.field(default_factory=list)
+    # Dropped by the verifying pass: listed, never scored (precision counts kept findings).
+    dropped_by_verification: list[ReportedFinding] = msgspec.field(default_factory=list)
     found: int | None = None
     precision: float | None = None
     recall: float | None = None

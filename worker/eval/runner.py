@@ -40,6 +40,7 @@ from worker.eval.report import (
 from worker.eval.scoring import case_score, one_to_one
 from worker.eval.snapshots import SnapshotRefused, fetch_snapshot
 from worker.llm.errors import ModelsUnavailable, QuotaPaused
+from worker.model_answer import Finding, Severity
 from worker.review.local import CallTally, LocalChange, LocalModels, open_local_models, review_local
 from worker.review.pipeline import ReviewResult
 from worker.version import user_agent, version
@@ -61,6 +62,15 @@ def reported_findings(result: ReviewResult) -> list[ReportedFinding]:
     """Every finding the review reports, inline first then in the summary, ranked."""
     placed = [(i.finding, i.line) for i in result.placement.inline]
     placed += [(s.finding, s.finding.line) for s in result.placement.in_summary]
+    return _reported(placed)
+
+
+def dropped_findings(result: ReviewResult) -> list[ReportedFinding]:
+    """The findings the verifying pass dropped: listed in the report, never scored."""
+    return _reported([(r.finding, r.finding.line) for r in result.refuted])
+
+
+def _reported(placed: list[tuple[Finding, int]]) -> list[ReportedFinding]:
     return [
         ReportedFinding(
             path=f.path,
@@ -88,8 +98,11 @@ def _tokens(tally: CallTally) -> Tokens:
 
 
 class _Run:
-    def __init__(self, options: RunOptions, models: LocalModels, judge: Judge | None) -> None:
+    def __init__(
+        self, options: RunOptions, models: LocalModels, judge: Judge | None, min_severity: Severity
+    ) -> None:
         self.options = options
+        self.min_severity = min_severity
         self.models = models
         self.judge = judge
         self.fetch = httpx.AsyncClient(
@@ -111,22 +124,25 @@ class _Run:
     async def case(self, case: Case) -> CaseReport:
         repo, snapshot = await self.snapshot(case)
         name = case.snapshot.package if case.snapshot and case.snapshot.package else case.id
-        change = LocalChange(
-            changed_files_from_diff(case.diff), case.title, case.description, name, repo
-        )
+        files = changed_files_from_diff(case.diff)
+        # The snapshot is the head: context from it, instructions from it minus the diff's files.
+        change = LocalChange(files, case.title, case.description, name, repo, snapshot=True)
         key = f"eval:{case.id}"
         started = time.monotonic()
         report = CaseReport(
             id=case.id, status="not_judged", expected=len(case.expected), snapshot=snapshot
         )
         try:
-            review = await review_local(self.models, change, review_key=key)
+            review = await review_local(
+                self.models, change, review_key=key, min_severity=self.min_severity
+            )
         except (ModelsUnavailable, QuotaPaused) as exc:
             return replace(report, status="failed", error=str(exc), review_tokens=self._tally(key))
         findings = reported_findings(review.result)
         report = replace(
             report,
             findings=findings,
+            dropped_by_verification=dropped_findings(review.result),
             seconds=round(time.monotonic() - started, 2),
             review_tokens=self._tally(key),
         )
@@ -181,7 +197,7 @@ async def run_eval(
     reports: dict[str, CaseReport] = {}
     async with open_local_models(settings.llm) as models:
         judge = build_judge(settings, models, load_judge_template()) if options.judge else None
-        run = _Run(options, models, judge)
+        run = _Run(options, models, judge, settings.review_min_severity)
         slots = asyncio.Semaphore(max(1, options.jobs))
         spent = Tokens()
 

@@ -33,6 +33,7 @@ from urllib3.util.retry import Retry
 from worker import metrics
 from worker.github.auth import RepoRef, TokenSource
 from worker.github.errors import (
+    GitHubAuthError,
     GitHubError,
     GitHubNotFound,
     GitHubRateLimited,
@@ -42,6 +43,7 @@ from worker.github.errors import (
 )
 from worker.github.models import CompareResult, DiffEntry, FileBlob, PullRequestInfo
 from worker.github.sansio import error_message
+from worker.github.tarball import MAX_TARBALL_BYTES, download_tarball
 from worker.secrets import Secret
 from worker.version import user_agent
 
@@ -202,6 +204,20 @@ class GitHubReader:
     async def base_file_text(self, pr: PullRequestInfo, path: str) -> str | None:
         """A file read from the PR's BASE branch, never its head (see docs/ARCHITECTURE.md)."""
         return await self.text_at(path, pr.base_ref)
+
+    async def tarball(self, sha: str, *, max_bytes: int = MAX_TARBALL_BYTES) -> bytes:
+        """The repository at `sha` as GitHub's gzipped tar (worker.github.tarball), capped."""
+        token = await self._tokens.token_for(self.repo)
+        try:
+            return await download_tarball(
+                self._api_url, self.repo.full_name, sha, token=token, max_bytes=max_bytes
+            )
+        except GitHubAuthError:  # a token revoked early: mint a new one, once
+            self._tokens.forget(self.repo)
+            token = await self._tokens.token_for(self.repo)
+            return await download_tarball(
+                self._api_url, self.repo.full_name, sha, token=token, max_bytes=max_bytes
+            )
 
     # --- plumbing ------------------------------------------------------------
     def _new_client(self) -> _PooledClient:

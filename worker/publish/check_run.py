@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from worker.model_answer import RefutedFinding
 from worker.publish import messages
 from worker.publish.findings import Placement, count_by_severity
 from worker.publish.render import fit_body
@@ -87,10 +88,30 @@ def check_completed(placement: Placement, info: SummaryInput) -> CheckRunUpdate:
         )
     if info.skipped_files:
         lines.append(f"{len(info.skipped_files)} file(s) skipped; see the summary.")
+    if info.refuted:
+        lines.append(f"{len(info.refuted)} finding(s) dropped by verification; listed below.")
+    lines.extend(f"{sanitize_line(note)}." for note in info.round_notes)
     incomplete = bool(info.dropped_chunks)
     conclusion: Conclusion = "neutral" if counts["critical"] or incomplete else "success"
-    output = CheckRunOutput(title=title, summary="\n\n".join(lines))
+    output = CheckRunOutput(
+        title=title, summary="\n\n".join(lines), text=refuted_text(info.refuted)
+    )
     return CheckRunUpdate(status="completed", conclusion=conclusion, output=output)
+
+
+def refuted_text(refuted: list[RefutedFinding]) -> str | None:
+    """The findings the verifying pass dropped, by title: never inline, never silently lost."""
+    if not refuted:
+        return None
+    rows = [f"### {messages.DROPPED_BY_VERIFICATION}", ""]
+    for item in refuted:
+        finding = item.finding
+        where = sanitize_line(f"{finding.path}:{finding.line}")
+        row = f"- {where} {sanitize_line(finding.title)}"
+        if item.reason.strip():
+            row += f": {sanitize_line(item.reason)}"
+        rows.append(row)
+    return "\n".join(rows)
 
 
 def check_deferred(reason: str) -> CheckRunUpdate:

@@ -81,6 +81,8 @@ UNTRUSTED_WAITING: Final = (
     "commenting `/review` on the pull request."
 )
 CEILING_REACHED: Final = "the review's token ceiling was reached"
+# Heading of the check run's list of findings the verifying pass dropped.
+DROPPED_BY_VERIFICATION: Final = "Dropped by verification"
 CEILING_CUT_SHORT: Final = (
     "**This review was cut short** by its token ceiling of {ceiling} "
     "(`API_LLM_REVIEW_MAX_TOKENS`, or `review_max_tokens` in `.kimi-review.toml`): "

@@ -15,7 +15,7 @@ import msgspec
 
 from worker.diff.long_lines import MAX_LINE_CHARS, LongLine
 from worker.diff.model import SkippedFile
-from worker.model_answer import SEVERITY_RANK
+from worker.model_answer import SEVERITY_RANK, RefutedFinding
 from worker.publish import messages
 from worker.publish.findings import Placement, SummaryFinding, count_by_severity
 from worker.publish.fingerprint import SUMMARY_MARKER
@@ -70,6 +70,9 @@ class SummaryInput(msgspec.Struct, frozen=True, kw_only=True):
     config_note: str | None = None  # an invalid .kimi-review.toml: what was wrong (defaults used)
     link_host: str | None = None  # the GitHub web host model-written links may point to
     token_ceiling: int | None = None  # the review's token ceiling, for the "cut short" line
+    run_notes: list[str] = msgspec.field(default_factory=list)  # context, instruction files
+    refuted: list[RefutedFinding] = msgspec.field(default_factory=list)  # dropped by verification
+    round_notes: list[str] = msgspec.field(default_factory=list)  # extra passes/verify skipped
 
 
 def merge_chunk_summaries(summaries: list[str], *, link_host: str | None = None) -> list[str]:
@@ -193,6 +196,7 @@ def _run(info: SummaryInput) -> str:
     )
     if info.quota_line:
         lines.append(f"- Quota: {sanitize_line(info.quota_line)}")
+    lines += [f"- {sanitize_line(note)}" for note in info.run_notes]
     if info.config_note:
         note = sanitize_line(info.config_note)
         lines.append(f"- Config: `.kimi-review.toml` not used, defaults applied: {note}")

@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from worker.config import Thinking
+from worker.config import DEFAULT_MIN_SEVERITY, Thinking
 from worker.model_answer import Severity
 from worker.publish.findings import comment_cap
 from worker.publish.sanitize import code_span, sanitize_line
@@ -58,6 +58,11 @@ def comment_cap_for(env_max_comments: int, config: RepoConfig) -> int:
     return comment_cap(env_max_comments, config.max_comments)
 
 
+def min_severity_for(env: Severity, config: RepoConfig) -> Severity:
+    """REVIEW_MIN_SEVERITY unless the repository chose its own (either way)."""
+    return env if config.min_severity is None else config.min_severity
+
+
 def decide(
     config: RepoConfig,
     *,
@@ -67,6 +72,7 @@ def decide(
     env_max_comments: int,
     env_review_max_tokens: int | None = None,
     env_untrusted_max_lines: int = 0,
+    env_min_severity: Severity = DEFAULT_MIN_SEVERITY,
 ) -> ReviewPlan:
     """How (and whether) to review, for a pull request event (`command` None) or a command.
 
@@ -85,7 +91,7 @@ def decide(
         incremental=config.incremental and command != "review_full",
         thinking=thinking_for(env_thinking, config),
         max_comments=comment_cap_for(env_max_comments, config),
-        min_severity=config.min_severity,
+        min_severity=min_severity_for(env_min_severity, config),
         review_max_tokens=lowered_limit(env_review_max_tokens, config.review_max_tokens),
         untrusted_max_lines=lowered_limit(
             env_untrusted_max_lines or None, config.untrusted_max_lines
@@ -123,6 +129,7 @@ def describe_config(
     thinking: Thinking,
     review_max_tokens: int | None = None,
     untrusted_max_lines: int = 0,
+    min_severity: Severity = DEFAULT_MIN_SEVERITY,
 ) -> str:
     """Markdown for `/help`: every setting, its effective value and where it came from.
 
@@ -148,7 +155,11 @@ def describe_config(
         ("enabled", _flag(config.enabled), origin("enabled")),
         ("include", _patterns(config.include, "every file"), origin("include")),
         ("exclude", _patterns(config.exclude, "none"), origin("exclude")),
-        ("min_severity", f"`{config.min_severity}`", origin("min_severity")),
+        (
+            "min_severity",
+            f"`{min_severity_for(min_severity, config)}`",
+            file if config.min_severity is not None else "`REVIEW_MIN_SEVERITY`",
+        ),
         ("max_comments", str(cap), cap_origin),
         (
             "extra_instructions",

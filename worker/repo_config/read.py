@@ -30,7 +30,7 @@ class RepoConfig(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool = True  # automatic reviews on pull request events
     include: tuple[str, ...] = ()  # globs; empty = every file
     exclude: tuple[str, ...] = ()
-    min_severity: Severity = "low"  # findings below it are not posted
+    min_severity: Severity | None = None  # below it nothing is posted; None: REVIEW_MIN_SEVERITY
     max_comments: int | None = None  # lowers REVIEW_MAX_COMMENTS, never raises it
     extra_instructions: str = ""  # the owners' words, added to the prompt
     thinking: Thinking | None = None  # None = API_LLM_THINKING

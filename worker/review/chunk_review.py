@@ -11,24 +11,25 @@ or moves it to the summary.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import httpx
 import msgspec
 import structlog
 
 from worker.call_guards import ConcurrencyGate, QuotaGuard
-from worker.config import LLMSettings, Thinking
+from worker.config import LLMSettings, PassSettings, Thinking
 from worker.llm.base import ChatMessage, ChatRequest, ModelReply, Role, TokenUsage
 from worker.llm.breaker import Breaker
 from worker.llm.build import build_failover
 from worker.llm.failover import Failover, RetryPolicy, Served
 from worker.llm.requests import wants_thinking
-from worker.model_answer import ChunkAnswer, decode_answer
+from worker.model_answer import ChunkAnswer, RefutedFinding, decode_answer
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 REPAIR_PROMPT: Final = (
     "Your previous answer could not be used: {error}. Answer again with only the JSON object "
@@ -59,6 +60,8 @@ class ChunkResult:
     repaired: bool = False
     fallback_note: str | None = None
     drop_note: str | None = None
+    # Dropped by the verifying pass (worker.review.verify); default: old checkpoints decode.
+    refuted: tuple[RefutedFinding, ...] = ()
 
 
 def strip_code_fence(text: str) -> str:
@@ -90,12 +93,27 @@ def _unique(notes: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(notes))
 
 
+@dataclass(frozen=True, slots=True)
+class Asked(Generic[T]):
+    """One question's outcome: the parsed answer (None: unusable twice) and every call made."""
+
+    value: T | None
+    calls: list[Served]
+    thinking: bool
+    error: str = ""
+
+
 class ChunkReviewer:
     """Reviews chunks through a `Failover`; one per worker, shared by all jobs."""
 
     def __init__(self, failover: Failover, llm: LLMSettings) -> None:
         self._failover = failover
         self._llm = llm
+
+    @property
+    def passes(self) -> PassSettings:
+        """API_LLM_REVIEW_PASSES and API_LLM_VERIFY: how each chunk is reviewed."""
+        return self._llm.passes
 
     async def review_chunk(
         self,
@@ -110,28 +128,55 @@ class ChunkReviewer:
         `thinking` is the repository's choice (`.kimi-review.toml`), replacing
         API_LLM_THINKING for this call; API_LLM_REASONING_OVERRIDE still wins.
         """
+        asked = await self.ask(
+            messages,
+            parse=parse_reply,
+            repair=REPAIR_PROMPT,
+            chunk_tokens=chunk_tokens,
+            review_key=review_key,
+            thinking=thinking,
+        )
+        if asked.value is None:
+            log.warning("chunk_dropped_unparsable", error=asked.error, model=asked.calls[-1].model)
+            note = f"chunk dropped: unparsable answer twice ({asked.error})"
+            return self.result(None, asked.calls, asked.thinking, note)
+        return self.result(asked.value, asked.calls, asked.thinking)
+
+    async def ask(
+        self,
+        messages: Iterable[Mapping[str, str]],
+        *,
+        parse: Callable[[ModelReply], tuple[T | None, str]],
+        repair: str,
+        chunk_tokens: int,
+        review_key: str,
+        thinking: Thinking | None = None,
+    ) -> Asked[T]:
+        """One call through the failover; an unusable answer is asked again once, quoting why.
+
+        `repair` is the follow-up's text, with `{error}` for the parse error.
+        Every model call of a review (finder passes, verification, repairs)
+        comes through here, hence through the gate, the failover and the quota.
+        """
         mode = self._llm.thinking if thinking is None else thinking
         thinking_on = wants_thinking(mode, chunk_tokens, self._llm.reasoning_override)
         request = ChatRequest.build(messages, thinking=thinking_on)
         first = await self._failover.call(request, review_key)
-        answer, error = parse_reply(first.reply)
-        if answer is not None:
-            return self._result(answer, [first], thinking_on)
+        value, error = parse(first.reply)
+        if value is not None:
+            return Asked(value, [first], thinking_on)
         log.info("model_answer_unparsable", error=error, model=first.model, review=review_key)
-        turns = [ChatMessage("user", REPAIR_PROMPT.format(error=error))]
+        turns = [ChatMessage("user", repair.format(error=error))]
         if first.reply.text.strip():
             turns.insert(0, ChatMessage("assistant", first.reply.text))
         second = await self._failover.call(request.followed_by(*turns), review_key)
-        answer, error = parse_reply(second.reply)
-        if answer is None:
-            log.warning("chunk_dropped_unparsable", error=error, model=second.model)
-            note = f"chunk dropped: unparsable answer twice ({error})"
-            return self._result(None, [first, second], thinking_on, note)
-        return self._result(answer, [first, second], thinking_on)
+        value, error = parse(second.reply)
+        return Asked(value, [first, second], thinking_on, error)
 
-    def _result(
+    def result(
         self, answer: ChunkAnswer | None, calls: list[Served], thinking: bool, *extra: str
     ) -> ChunkResult:
+        """What a chunk keeps of its calls: the answer, summed usage, the notes."""
         last = calls[-1]
         usage = TokenUsage()
         for served in calls:

@@ -32,6 +32,7 @@ async def answer_help(flow: ReviewFlow, poster: ReviewPoster, request: ReviewReq
         thinking=settings.llm.thinking,
         review_max_tokens=settings.llm.review_max_tokens,
         untrusted_max_lines=settings.review_untrusted_max_lines,
+        min_severity=settings.review_min_severity,
     )
     await poster.comment(request.pr_number, messages.help_with_config(config_text))
 

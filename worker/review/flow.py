@@ -44,6 +44,7 @@ from worker.repo_config.plan import ReviewPlan, decide
 from worker.repo_config.read import LoadedConfig, read_repo_config
 from worker.review.chunk_review import ChunkReviewer
 from worker.review.hooks import Checkpoint, ReviewHooks
+from worker.review.instructions import collect_instructions, github_base_reader, instructions_line
 from worker.review.pipeline import (
     Ceiling,
     PreparedReview,
@@ -54,6 +55,7 @@ from worker.review.pipeline import (
     prepare_review,
     review_chunks,
 )
+from worker.review.repo_context import ReviewContext, github_head_source
 from worker.review.scope import ReviewScope, review_scope
 from worker.review.spend import changed_lines, waits_for_maintainer
 
@@ -131,6 +133,7 @@ class ReviewFlow:
             env_max_comments=self.settings.review_max_comments,
             env_review_max_tokens=self.settings.llm.review_max_tokens,
             env_untrusted_max_lines=self.settings.review_untrusted_max_lines,
+            env_min_severity=self.settings.review_min_severity,
         )
         if plan.skip == "disabled":
             reason = f"reviews disabled by {loaded.source}"
@@ -170,12 +173,17 @@ class ReviewFlow:
         checkpoint = self.hooks.checkpoint(head, target.run)
         started_at = await checkpoint.started_at(time.time())
         estimator = await checkpoint.estimator(TokenEstimator())
+        # Instruction files come from the BASE commit: a PR cannot instruct its own review.
+        base_files = github_base_reader(self.reader, pr.base_sha)
+        pr_paths = [f.path for f in scope.pr_files.files]
+        instructions = await collect_instructions(base_files, pr_paths)
         options = ReviewOptions(
             budget_tokens=self.settings.llm.chunk_tokens,
             include=config.include,
             exclude=config.exclude,
             extra_instructions=config.extra_instructions,
             language=config.language,
+            instruction_files=instructions,
         )
         incremental = scope.mode == "incremental"
         # Parsing, masking and chunking a big PR takes seconds of CPU: off the
@@ -193,6 +201,15 @@ class ReviewFlow:
         review_key = f"{self.repository}#{pr.number}@{head[:12]}" + (
             f":{target.run}" if target.run else ""
         )
+        # No chunk to explain (every file skipped): no archive to download.
+        targeted = self.settings.llm.context == "targeted" and bool(prepared.chunks)
+        context = await ReviewContext.open(
+            github_head_source(self.reader, head) if targeted else None,
+            focus=[f.path for f in scope.files],
+            chunk_chars=prepared.estimator.chars_for(self.settings.llm.chunk_tokens),
+            where=f"the head {head[:7]}",
+        )
+        run_notes = [n for n in (context.note, instructions_line(instructions)) if n]
         live = await self._live_check(head, target.run, checkpoint, len(prepared.chunks))
         # The repository's `review_max_tokens` may lower the operator's ceiling.
         ceiling = self.ceiling.lowered(plan.review_max_tokens) if self.ceiling else None
@@ -205,6 +222,7 @@ class ReviewFlow:
                 progress=_both(live.progress if live else None, self.progress),
                 ceiling=ceiling,
                 thinking=plan.thinking,
+                context=context,
             )
         except ModelsUnavailable as exc:
             await self._deferred(live, exc)
@@ -218,7 +236,12 @@ class ReviewFlow:
             earlier = await self.poster.earlier_fingerprints(pr.number)
         cap = plan.max_comments
         result = conclude_review(
-            prepared, outcomes, cap=cap, earlier=earlier, min_severity=plan.min_severity
+            prepared,
+            outcomes,
+            cap=cap,
+            earlier=earlier,
+            min_severity=plan.min_severity,
+            run_notes=run_notes,
         )
         if self.poster is None:
             return FlowOutcome(
@@ -271,6 +294,9 @@ class ReviewFlow:
             config_note=loaded.error,
             link_host=self.poster.link_host,
             token_ceiling=ceiling.limit if ceiling else None,
+            run_notes=result.run_notes,
+            refuted=result.refuted,
+            round_notes=result.round_notes,
         )
         await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
         check_id = await checkpoint.check_run_id()

@@ -16,6 +16,7 @@ reports each case's cost and keeps the judge's calls apart from the review's.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,11 +25,19 @@ from pathlib import Path
 import httpx
 
 from worker.call_guards import ConcurrencyGate
-from worker.config import LLMSettings
+from worker.config import DEFAULT_MIN_SEVERITY, LLMSettings
+from worker.context import DirectorySource, RepoSource
 from worker.diff.model import ChangedFile
 from worker.llm.breaker import Breaker
 from worker.llm.transport import open_http_client
+from worker.model_answer import Severity
 from worker.review.chunk_review import ChunkReviewer
+from worker.review.instructions import (
+    collect_instructions,
+    directory_reader,
+    git_head_reader,
+    instructions_line,
+)
 from worker.review.machinery import build_model_path
 from worker.review.pipeline import (
     MemoryChunkStore,
@@ -40,6 +49,8 @@ from worker.review.pipeline import (
     prepare_review,
     review_chunks,
 )
+from worker.review.prompt import InstructionFile
+from worker.review.repo_context import ReviewContext, SourceFactory
 
 UNCAPPED = 1_000_000  # a local review reports every finding
 
@@ -82,6 +93,9 @@ class LocalChange:
 
     `repo_dir` is the repository at the change's head (`review --diff --repo`,
     an eval case's snapshot): where context beyond the diff is read from.
+    Instruction files come from its HEAD commit (`git show`, not the working
+    tree), or, for a `snapshot` (an eval case: the head, not a repository),
+    from the directory minus the files the diff changes.
     """
 
     files: list[ChangedFile]
@@ -89,6 +103,7 @@ class LocalChange:
     description: str
     repository: str
     repo_dir: Path | None = None
+    snapshot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +144,29 @@ async def review_local(
     *,
     review_key: str = "local",
     progress: Progress | None = None,
+    min_severity: Severity = DEFAULT_MIN_SEVERITY,
 ) -> LocalReview:
     """Review one change; raises ModelsUnavailable when no model can answer.
 
-    `change.repo_dir` is carried to here and not read yet: context from the
-    repository is the next step of the pipeline (API_LLM_CONTEXT).
+    With `change.repo_dir`, the model also sees the repository's instruction
+    files and (API_LLM_CONTEXT=targeted) the code that explains each chunk.
     """
-    prepared = prepare_review(
+    paths = [f.path for f in change.files]
+    instructions = await _instructions(change, paths)
+    options = ReviewOptions(budget_tokens=models.llm.chunk_tokens, instruction_files=instructions)
+    prepared = await asyncio.to_thread(
+        prepare_review,
         change.files,
         title=change.title,
         description=change.description,
         repository=change.repository,
-        options=ReviewOptions(budget_tokens=models.llm.chunk_tokens),
+        options=options,
+    )
+    context = await ReviewContext.open(
+        _source(change.repo_dir) if models.llm.context == "targeted" and prepared.chunks else None,
+        focus=paths,
+        chunk_chars=prepared.estimator.chars_for(models.llm.chunk_tokens),
+        where="the working tree" if not change.snapshot else "the snapshot",
     )
     outcomes = await review_chunks(
         prepared,
@@ -148,5 +174,31 @@ async def review_local(
         review_key=review_key,
         store=MemoryChunkStore(),
         progress=progress,
+        context=context,
     )
-    return LocalReview(prepared, conclude_review(prepared, outcomes, cap=UNCAPPED))
+    origin = "the snapshot" if change.snapshot else "the HEAD commit"
+    notes = [n for n in (context.note, instructions_line(instructions, where=origin)) if n]
+    result = conclude_review(
+        prepared, outcomes, cap=UNCAPPED, run_notes=notes, min_severity=min_severity
+    )
+    return LocalReview(prepared, result)
+
+
+async def _instructions(change: LocalChange, paths: list[str]) -> tuple[InstructionFile, ...]:
+    if change.repo_dir is None:
+        return ()
+    if change.snapshot:  # the head: a file the diff changes is not the base's
+        changed = frozenset(p for f in change.files for p in (f.path, f.previous_path) if p)
+        reader = directory_reader(change.repo_dir)
+        return await collect_instructions(reader, paths, skip=changed)
+    return await collect_instructions(git_head_reader(change.repo_dir), paths)
+
+
+def _source(repo_dir: Path | None) -> SourceFactory | None:
+    if repo_dir is None:
+        return None
+
+    async def directory() -> RepoSource:
+        return DirectorySource(repo_dir)
+
+    return directory

@@ -3,9 +3,12 @@
 Three steps. `prepare_review` is pure: filter, parse, mask, chunk and build
 the anchor map and the prompt context. `review_chunks` is the only step that
 spends tokens: every chunk goes to the model in parallel (the concurrency
-gate inside the reviewer is the real cap), each answer is checkpointed in a
-`ChunkStore` as it arrives so a resumed review never pays twice for a chunk,
-and a chunk the provider finds too long is split and both halves reviewed.
+gate inside the reviewer is the real cap) with the repository context that
+explains it (`worker.review.repo_context`, counted in its token estimate);
+each answer — every finder pass and the verifying pass
+(worker.review.chunk_rounds) — is checkpointed in a `ChunkStore` as it
+arrives so a resumed review never pays twice for a call, and a chunk the
+provider finds too long is split and both halves reviewed.
 `conclude_review` is pure again: placement, dedupe, ranking and the summary's
 inputs. Every changed line that passes the filters is in exactly one chunk;
 whatever is skipped, masked or dropped is carried to the summary.
@@ -20,7 +23,6 @@ from typing import Protocol
 
 import structlog
 
-from worker import metrics as pipeline_metrics
 from worker.config import Thinking
 from worker.diff.anchors import AnchorMap
 from worker.diff.chunks import Chunk, ChunkNotSplittable, chunk_files, split_chunk
@@ -32,14 +34,21 @@ from worker.diff.parse import ParsedFile, parse_changed_files
 from worker.diff.tokens import TokenEstimator
 from worker.llm.base import TokenUsage
 from worker.llm.errors import ContextTooLong
-from worker.model_answer import SEVERITY_RANK, Finding
+from worker.model_answer import SEVERITY_RANK, Finding, RefutedFinding
 from worker.publish.findings import Placement, place_findings
 from worker.publish.fingerprint import line_texts
 from worker.publish.messages import CEILING_REACHED
 from worker.publish.summary import DroppedChunk, MaskedSecret, TokenUse
 from worker.review.chunk_review import ChunkResult, ChunkReviewer
+from worker.review.chunk_rounds import ROUND_NOTE_PREFIXES, ChunkRounds
 from worker.review.chunk_run import run_each
-from worker.review.prompt import PullRequestContext, render_messages, summarize_files
+from worker.review.prompt import (
+    InstructionFile,
+    PullRequestContext,
+    render_messages,
+    summarize_files,
+)
+from worker.review.repo_context import ReviewContext
 
 log = structlog.get_logger("kimi_review.pipeline")
 Progress = Callable[[int, int, TokenUsage], Awaitable[None] | None]
@@ -54,6 +63,7 @@ class ReviewOptions:
     exclude: tuple[str, ...] = ()
     extra_instructions: str = ""
     language: str = "English"
+    instruction_files: tuple[InstructionFile, ...] = ()  # AGENTS.md & kin, base commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +119,7 @@ def prepare_review(
         repository=repository,
         extra_instructions=options.extra_instructions,
         language=options.language,
+        instruction_files=options.instruction_files,
     )
     return PreparedReview(
         context=context,
@@ -198,35 +209,32 @@ async def review_chunks(
     progress: Progress | None = None,
     ceiling: Ceiling | None = None,
     thinking: Thinking | None = None,
+    context: ReviewContext | None = None,
 ) -> ChunkOutcomes:
     """Review every chunk; raises ModelsUnavailable/QuotaPaused for the caller to defer.
 
     With a `ceiling`, a chunk whose reservation is refused is not sent and is
     named in the summary. `thinking` overrides API_LLM_THINKING (repo config).
+    `context` gives each chunk the repository code that explains it.
     """
     outcomes = ChunkOutcomes()
     total = len(prepared.chunks)
     done = 0
 
+    # Passes, verification and their checkpoints: worker.review.chunk_rounds.
+    rounds = ChunkRounds(
+        reviewer, store, review_key, ANSWER_RESERVE_TOKENS, ceiling=ceiling, thinking=thinking
+    )
+
     async def review(chunk: Chunk) -> None:
-        stored = await store.get(chunk.id)
-        if stored is not None:
-            pipeline_metrics.observe_chunks("checkpoint")
-            outcomes.results.append((chunk, stored))
-            return
+        extra = await context.for_chunk(chunk) if context is not None else ""
         messages = [
             {"role": m["role"], "content": m["content"]}
-            for m in render_messages(prepared.context, chunk)
+            for m in render_messages(prepared.context, chunk, repo_context=extra)
         ]
-        tokens = prepared.estimator.estimate(chunk.chars)
-        estimate = tokens + ANSWER_RESERVE_TOKENS
-        if ceiling is not None and not await ceiling.reserve(review_key, estimate):
-            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
-            return
+        tokens = prepared.estimator.estimate(chunk.chars + len(extra))
         try:
-            result = await reviewer.review_chunk(
-                messages, chunk_tokens=tokens, review_key=review_key, thinking=thinking
-            )
+            result = await rounds.run(chunk.id, messages, tokens)
         except ContextTooLong:
             try:
                 halves = split_chunk(chunk)
@@ -237,11 +245,9 @@ async def review_chunks(
             log.info("chunk_split", chunk=chunk.id, into=[h.id for h in halves])
             await asyncio.gather(*(review(half) for half in halves))
             return
-        finally:
-            if ceiling is not None:
-                await ceiling.release(review_key, estimate)
-        pipeline_metrics.observe_chunks("model")
-        await store.put(chunk.id, result)
+        if result is None:
+            outcomes.unsplittable.append(DroppedChunk(chunk.id, CEILING_REACHED, list(chunk.paths)))
+            return
         outcomes.results.append((chunk, result))
 
     async def top_level(chunk: Chunk) -> None:
@@ -272,6 +278,14 @@ class ReviewResult:
     fallback_reason: str | None
     thinking: bool | None
     notes: list[str]
+    run_notes: list[str] = field(default_factory=list)  # what the model saw besides the diff
+    # Dropped by the verifying pass: never inline, listed by the check run and reports.
+    refuted: list[RefutedFinding] = field(default_factory=list)
+
+    @property
+    def round_notes(self) -> list[str]:
+        """What an extra pass or the verification skipped (worker.review.chunk_rounds)."""
+        return [n for n in self.notes if n.startswith(ROUND_NOTE_PREFIXES)]
 
 
 def conclude_review(
@@ -281,10 +295,12 @@ def conclude_review(
     cap: int,
     earlier: frozenset[str] = frozenset(),
     min_severity: str = "low",
+    run_notes: Sequence[str] = (),
 ) -> ReviewResult:
     """Place, deduplicate, rank and cap the findings of every answered chunk.
 
     Findings below `min_severity` (repo config) are left out entirely.
+    `run_notes` (context, instruction files) are carried to the summary.
     """
     order = _chunk_order(prepared)
     ordered = sorted(outcomes.results, key=lambda pair: order(pair[0]))
@@ -292,10 +308,12 @@ def conclude_review(
     summaries: list[str] = []
     dropped = list(outcomes.unsplittable)
     notes: list[str] = []
+    refuted: list[RefutedFinding] = []
     models: list[str] = []
     fallback_model = fallback_reason = None
     for chunk, result in ordered:
         notes.extend(n for n in result.notes if n not in notes)
+        refuted.extend(result.refuted)
         if result.model not in models:
             models.append(result.model)
         if result.role == "fallback":
@@ -331,6 +349,8 @@ def conclude_review(
         fallback_reason=fallback_reason,
         thinking=thinking.pop() if len(thinking) == 1 else None,
         notes=notes,
+        run_notes=list(run_notes),
+        refuted=refuted,
     )
 
 

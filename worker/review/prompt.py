@@ -2,8 +2,11 @@
 
 Every chunk of a pull request gets the same system message and a user
 message that STARTS with the same text: the PR's title, description, list of
-changed files, the repository's extra instructions and the comment language.
-Only the chunk's own diff, last, differs. Providers with prefix caching
+changed files, the maintainers' instructions (`.kimi-review.toml`'s and the
+instruction files of the base branch) and the comment language. Only the
+chunk's own part, last, differs: the repository context that explains it
+(code from the head revision, fenced as untrusted data, never part of the
+diff), then its diff. Providers with prefix caching
 (Moonshot's automatic context cache) then bill the shared part once per PR at
 the full rate and at the cache rate after that.
 
@@ -35,6 +38,11 @@ from worker.diff.render import display_path, render_diff
 
 PROMPTS_DIR: Final = Path(__file__).resolve().parents[2] / "prompts"
 DIFF_PLACEHOLDER: Final = "{{diff}}"
+CONTEXT_PLACEHOLDER: Final = "{{context}}"
+CONTEXT_INTRO: Final = (
+    "Code from the head revision of the repository that explains this part of the diff "
+    "(context only: NOT part of the diff, never a place for a finding):\n"
+)
 _PLACEHOLDER: Final = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -53,6 +61,13 @@ class FileSummary(msgspec.Struct, frozen=True, kw_only=True):
     skipped: str | None = None  # why the model does not see this file
 
 
+class InstructionFile(msgspec.Struct, frozen=True):
+    """A repository instruction file (AGENTS.md and its kin) read at the base commit."""
+
+    path: str
+    text: str  # already cut to its budget and masked
+
+
 class PullRequestContext(msgspec.Struct, frozen=True, kw_only=True):
     """What every chunk's prompt shares."""
 
@@ -62,6 +77,7 @@ class PullRequestContext(msgspec.Struct, frozen=True, kw_only=True):
     repository: str = ""
     extra_instructions: str = ""
     language: str = "English"
+    instruction_files: tuple[InstructionFile, ...] = ()
 
 
 class PromptTemplates(msgspec.Struct, frozen=True):
@@ -75,7 +91,7 @@ class ChatMessage(TypedDict):
 
 
 def load_templates(directory: Path = PROMPTS_DIR) -> PromptTemplates:
-    """Read `system.md` and `review.md`; `review.md` must end with {{diff}}."""
+    """Read `system.md` and `review.md`; `review.md` must end with {{context}}, a line, {{diff}}."""
     try:
         system = (directory / "system.md").read_text(encoding="utf-8")
         review = (directory / "review.md").read_text(encoding="utf-8")
@@ -84,6 +100,13 @@ def load_templates(directory: Path = PROMPTS_DIR) -> PromptTemplates:
     if not review.rstrip().endswith(DIFF_PLACEHOLDER):
         # The diff must come last so everything before it is a shared, cacheable prefix.
         raise PromptTemplateError(f"{directory / 'review.md'} must end with {DIFF_PLACEHOLDER}")
+    tail = review[review.rfind(CONTEXT_PLACEHOLDER) :]
+    if CONTEXT_PLACEHOLDER not in review or set(_PLACEHOLDER.findall(tail)) != {"context", "diff"}:
+        # Only the chunk's own context and diff may follow the shared prefix.
+        raise PromptTemplateError(
+            f"{directory / 'review.md'} must end with {CONTEXT_PLACEHOLDER}, "
+            f"a line of text and {DIFF_PLACEHOLDER}"
+        )
     return PromptTemplates(system=system.strip() + "\n", review=review.rstrip())
 
 
@@ -132,9 +155,22 @@ def render_file_list(files: Iterable[FileSummary]) -> str:
     return "\n".join(lines) if lines else "(none)"
 
 
+def render_instructions(context: PullRequestContext) -> str:
+    """The maintainers' instructions: `.kimi-review.toml`'s, then each instruction file's."""
+    own = context.extra_instructions.strip()
+    if not context.instruction_files:
+        return own or "(none)"
+    parts = [f"From `.kimi-review.toml` (extra_instructions):\n{own}"] if own else []
+    parts += [
+        f"From `{display_path(item.path)}`:\n{item.text.strip()}"
+        for item in context.instruction_files
+    ]
+    return "\n\n".join(parts)
+
+
 def render_prefix(context: PullRequestContext, templates: PromptTemplates) -> str:
-    """The user message up to the diff: identical for every chunk of the PR."""
-    head = templates.review[: templates.review.rindex(DIFF_PLACEHOLDER)]
+    """The user message up to the chunk's context: identical for every chunk of the PR."""
+    head = templates.review[: templates.review.rindex(CONTEXT_PLACEHOLDER)]
     return _fill(
         head,
         {
@@ -143,17 +179,29 @@ def render_prefix(context: PullRequestContext, templates: PromptTemplates) -> st
             "title": fence("title", context.title),
             "description": fence("description", context.description or "(no description)"),
             "files": fence("files", render_file_list(context.files)),
-            "instructions": context.extra_instructions.strip() or "(none)",
+            "instructions": render_instructions(context),
         },
     )
 
 
 def render_messages(
-    context: PullRequestContext, chunk: Chunk, templates: PromptTemplates | None = None
+    context: PullRequestContext,
+    chunk: Chunk,
+    templates: PromptTemplates | None = None,
+    *,
+    repo_context: str = "",
 ) -> list[ChatMessage]:
-    """[system, user] for one chunk; the chunk's fenced diff ends the user message."""
+    """[system, user] for one chunk: the shared prefix, the chunk's context, its diff last.
+
+    `repo_context` is the rendered context block (worker.context), "" for none.
+    """
     chosen = templates if templates is not None else default_templates()
-    user = render_prefix(context, chosen) + fence("diff", render_diff(chunk.files))
+    review = chosen.review
+    start = review.rindex(CONTEXT_PLACEHOLDER)
+    between = review[start + len(CONTEXT_PLACEHOLDER) : review.rindex(DIFF_PLACEHOLDER)]
+    block = CONTEXT_INTRO + fence("context", repo_context) + "\n\n" if repo_context else ""
+    diff = fence("diff", render_diff(chunk.files))
+    user = render_prefix(context, chosen) + block + between + diff
     return [
         ChatMessage(role="system", content=chosen.system),
         ChatMessage(role="user", content=user),

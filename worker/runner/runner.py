@@ -48,6 +48,7 @@ class ReviewRunner:
         self.sweep_interval = max(1.0, self.lease_ttl / 4)
         self._process = secrets.token_hex(6)
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._starting: set[str] = set()  # counted against max_reviews while being started
         self._kick = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -67,22 +68,31 @@ class ReviewRunner:
     async def try_start(self, task_id: str) -> bool:
         if task_id in self._running:
             return True
-        if len(self._running) >= self.settings.max_reviews:
+        if task_id in self._starting or self._busy():
             return False
-        task = await self.tasks.load(task_id)
-        if task is None:
-            await self.tasks.drop(task_id)  # a due entry without a record: nothing to run
-            return False
-        lease = Lease(
-            keys.pr_lock(task.request.repo_id, task.request.pr_number),
-            f"{self._process}:{task_id}",
-        )
-        if not await self.tasks.acquire(lease, self.lease_ttl):
-            return False
-        self._running[task_id] = asyncio.create_task(
-            self._run(task, lease), name=f"review:{task_id}"
-        )
-        return True
+        # The slot is taken before the first await: jobs arriving together would
+        # otherwise all pass the check above before any of them is running.
+        self._starting.add(task_id)
+        try:
+            task = await self.tasks.load(task_id)
+            if task is None:
+                await self.tasks.drop(task_id)  # a due entry without a record: nothing to run
+                return False
+            lease = Lease(
+                keys.pr_lock(task.request.repo_id, task.request.pr_number),
+                f"{self._process}:{task_id}",
+            )
+            if not await self.tasks.acquire(lease, self.lease_ttl):
+                return False
+            self._running[task_id] = asyncio.create_task(
+                self._run(task, lease), name=f"review:{task_id}"
+            )
+            return True
+        finally:
+            self._starting.discard(task_id)
+
+    def _busy(self) -> bool:
+        return len(self._running) + len(self._starting) >= self.settings.max_reviews
 
     # --- one attempt under a lease ------------------------------------------------
     async def _run(self, task: ReviewTask, lease: Lease) -> None:
@@ -158,7 +168,7 @@ class ReviewRunner:
         """Start every due task this process can take; how many it started."""
         started = 0
         for task_id in await self.tasks.due(time.time(), limit=SWEEP_BATCH):
-            if len(self._running) >= self.settings.max_reviews:
+            if self._busy():
                 break
             if task_id not in self._running and await self.try_start(task_id):
                 started += 1
