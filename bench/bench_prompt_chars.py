@@ -50,7 +50,6 @@ from worker.diff.model import ChangedFile
 from worker.logs import configure_logging
 from worker.review.local import LocalChange, LocalReview, open_local_models, review_local
 from worker.review.prompt import CONTEXT_INTRO
-from worker.review.verify_prompt import FINDINGS_HEADING
 
 FAKE_KEY = "sk-bench-fake-key"
 TARGET = 2.5
@@ -156,10 +155,10 @@ def spans(text: str) -> dict[str, tuple[int, int]]:
     """Where a prompt's diff block, context block and findings to verify lie."""
     found: dict[str, tuple[int, int]] = {}
     end = len(text)
-    heading = text.rfind(FINDINGS_HEADING)
-    if heading >= 0:
-        found["findings"] = (heading, end)
-        end = heading
+    findings = text.rfind("<<<UNTRUSTED findings ")
+    if findings >= 0:  # the verify request's assistant turn; its instructions count as "other"
+        found["findings"] = (findings, _fenced(text, "findings", findings))
+        end = findings
     diff = text.rfind("<<<UNTRUSTED diff ", 0, end)
     found["diff"] = (diff, _fenced(text, "diff", diff))
     intro = text.rfind(CONTEXT_INTRO, 0, diff)

@@ -32,21 +32,34 @@ DEFAULT_ANSWER = json.dumps(
 )
 
 
-VERIFIER_OPENING = "You are kimi-review's verifier"
+VERIFIER_OPENING = "Now act as kimi-review's verifier"
 KEEP_ALL_VERDICTS = json.dumps({"verdicts": [{"id": 1, "verdict": "keep", "reason": "plausible"}]})
 
 
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # Anthropic content blocks
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
 def is_verify_request(body: Any) -> bool:
-    """Whether a request body is the verifying pass's (its system prompt opens so)."""
+    """Whether a request body is the verifying pass's, in either wire format.
+
+    The verify request repeats the finder's messages, then the findings as an
+    assistant turn, then a user message opening with the verifier's
+    instructions; a repair follow-up keeps that message, so it counts too.
+    """
     if not isinstance(body, dict):
         return False
-    system = body.get("system")
-    if system is None:
-        messages = body.get("messages") or [{}]
-        system = messages[0].get("content", "") if messages[0].get("role") == "system" else ""
-    if isinstance(system, list):
-        system = " ".join(str(part.get("text", "")) for part in system if isinstance(part, dict))
-    return isinstance(system, str) and system.startswith(VERIFIER_OPENING)
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return False
+    return any(
+        isinstance(m, dict)
+        and m.get("role") == "user"
+        and _text(m.get("content")).startswith(VERIFIER_OPENING)
+        for m in messages
+    )
 
 
 @dataclass(frozen=True)

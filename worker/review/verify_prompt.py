@@ -1,10 +1,15 @@
 """The messages of the verifying pass for one chunk (pure rendering).
 
-The verifier sees what the finder saw: its user message is the chunk's finder
-user message as it was sent (PR context, repository context once the prompt
-carries it, the fenced diff), followed by the candidate findings, numbered,
-in an untrusted block of their own (model output steered by PR content is
-data, never instructions). The system message is `prompts/verify.md`.
+The verify request opens with the chunk's finder messages exactly as pass 1
+sent them (system message, then the user message with the PR context, the
+repository context and the fenced diff), so the provider's prefix cache
+(Moonshot's context cache, Anthropic's and OpenAI's prefix caching) serves
+them a second time instead of billing the chunk twice. Then comes an
+`assistant` turn holding the candidate findings, numbered, in an untrusted
+block of their own (model output steered by PR content is data, never
+instructions), and last a `user` turn with the verifier's instructions,
+`prompts/verify.md`. The roles alternate user/assistant/user after the
+system message, as the Anthropic Messages API requires.
 """
 
 from __future__ import annotations
@@ -12,21 +17,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
 
 import msgspec
 
 from worker.model_answer import Finding
 from worker.review.prompt import PROMPTS_DIR, PromptTemplateError, fence
 
-FINDINGS_HEADING: Final = (
-    "\n\nThe findings to check (numbered; one JSON object per line, written by a reviewer "
-    "model from the text above):\n"
-)
-
 
 def load_verify_template(directory: Path = PROMPTS_DIR) -> str:
-    """Read `verify.md`, the verifier's system message."""
+    """Read `verify.md`, the verifier's instructions (the request's last user message)."""
     try:
         return (directory / "verify.md").read_text(encoding="utf-8").strip() + "\n"
     except OSError as exc:
@@ -52,12 +51,12 @@ def render_findings(findings: Sequence[Finding]) -> str:
 def verify_messages(
     finder_messages: Sequence[Mapping[str, str]],
     findings: Sequence[Finding],
-    system: str | None = None,
+    instructions: str | None = None,
 ) -> list[dict[str, str]]:
-    """[system, user]: the finder's user message, then the findings to check."""
-    user = next(m["content"] for m in reversed(finder_messages) if m["role"] == "user")
-    content = user + FINDINGS_HEADING + fence("findings", render_findings(findings))
+    """[*finder messages, assistant: the numbered findings, user: the verifier's instructions]."""
+    chosen = instructions if instructions is not None else default_verify_template()
     return [
-        {"role": "system", "content": system if system is not None else default_verify_template()},
-        {"role": "user", "content": content},
+        *({"role": m["role"], "content": m["content"]} for m in finder_messages),
+        {"role": "assistant", "content": fence("findings", render_findings(findings))},
+        {"role": "user", "content": chosen},
     ]
