@@ -18,11 +18,11 @@ import pytest
 from tests.fakes.model_replies import VERIFIER_OPENING, is_verify_request, kimi_ok
 from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY
-from worker.answer import Finding
 from worker.config import load_settings
 from worker.diff.local import changed_files_from_diff
 from worker.llm.base import ChatRequest
 from worker.llm.requests import anthropic_body, openai_body
+from worker.model_answer import Finding
 from worker.review.local import LocalChange, open_local_models, review_local
 from worker.review.prompt import PromptTemplateError
 from worker.review.verify_prompt import load_verify_template, verify_messages
