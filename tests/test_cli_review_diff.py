@@ -101,7 +101,7 @@ def test_a_finding_off_the_diff_is_still_reported(diff: str, kimi: FakeKimi) -> 
     answer = {
         "summary": "s",
         "findings": [
-            {"path": "src/app.py", "line": 400, "severity": "medium", "title": "far", "body": "b"}
+            {"path": "src/app.py", "line": 400, "severity": "high", "title": "far", "body": "b"}
         ],
     }
     kimi.script(kimi_ok(json.dumps(answer)))
@@ -112,19 +112,22 @@ def test_a_finding_off_the_diff_is_still_reported(diff: str, kimi: FakeKimi) -> 
 
 
 def test_findings_below_review_min_severity_are_left_out(diff: str, kimi: FakeKimi) -> None:
-    """`medium` by default (what eval measured best); REVIEW_MIN_SEVERITY=low shows all."""
+    """`high` by default (eval's best F1), the summary counting the rest; `low` shows all."""
     answer = {
         "summary": "s",
         "findings": [
             {"path": "src/app.py", "line": 2, "severity": "low", "title": "nit", "body": "b"},
-            {"path": "src/app.py", "line": 2, "severity": "medium", "title": "bug", "body": "b"},
+            {"path": "src/app.py", "line": 2, "severity": "medium", "title": "edge", "body": "b"},
+            {"path": "src/app.py", "line": 2, "severity": "high", "title": "bug", "body": "b"},
         ],
     }
     kimi.script(kimi_ok(json.dumps(answer)), kimi_ok(json.dumps(answer)))
-    shown = [f["title"] for f in json.loads(_run(diff, kimi, "--json").stdout)["findings"]]
-    assert shown == ["bug"]
+    report = json.loads(_run(diff, kimi, "--json").stdout)
+    assert [f["title"] for f in report["findings"]] == ["bug"]
+    assert any("2 findings below `high` not posted" in note for note in report["notes"])
     every = _run(diff, kimi, "--json", REVIEW_MIN_SEVERITY="low")
-    assert sorted(f["title"] for f in json.loads(every.stdout)["findings"]) == ["bug", "nit"]
+    titles = sorted(f["title"] for f in json.loads(every.stdout)["findings"])
+    assert titles == ["bug", "edge", "nit"]
 
 
 def test_main_refusing_without_a_fallback_exits_4_with_the_reason(

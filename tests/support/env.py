@@ -51,6 +51,9 @@ def product_env(redis_url: str, **overrides: str) -> dict[str, str]:
             # One model call per chunk, as the end-to-end tests count them; the
             # verifying pass has its own tests (test_review_verify.py).
             "API_LLM_VERIFY": "off",
+            # Every severity posted: the fakes' findings are of all kinds, and
+            # the threshold has its own tests (test_cli_review_diff.py).
+            "REVIEW_MIN_SEVERITY": "low",
         }
     )
     env.update(overrides)

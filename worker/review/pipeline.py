@@ -299,8 +299,10 @@ def conclude_review(
 ) -> ReviewResult:
     """Place, deduplicate, rank and cap the findings of every answered chunk.
 
-    Findings below `min_severity` (repo config) are left out entirely.
-    `run_notes` (context, instruction files) are carried to the summary.
+    Findings below `min_severity` (REVIEW_MIN_SEVERITY or the repository's
+    `min_severity`) are not posted; how many is a run note, so a quiet review
+    never looks like a clean one. `run_notes` (context, instruction files)
+    are carried to the summary.
     """
     order = _chunk_order(prepared)
     ordered = sorted(outcomes.results, key=lambda pair: order(pair[0]))
@@ -311,6 +313,7 @@ def conclude_review(
     refuted: list[RefutedFinding] = []
     models: list[str] = []
     fallback_model = fallback_reason = None
+    below = 0
     for chunk, result in ordered:
         notes.extend(n for n in result.notes if n not in notes)
         refuted.extend(result.refuted)
@@ -323,11 +326,13 @@ def conclude_review(
             reason = result.drop_note or "unusable answer"
             dropped.append(DroppedChunk(chunk.id, reason, list(chunk.paths)))
             continue
-        findings.extend(
+        kept = [
             f
             for f in result.answer.findings
             if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[min_severity]
-        )
+        ]
+        below += len(result.answer.findings) - len(kept)
+        findings.extend(kept)
         if result.answer.summary.strip():
             summaries.append(result.answer.summary)
     placement = place_findings(
@@ -349,8 +354,17 @@ def conclude_review(
         fallback_reason=fallback_reason,
         thinking=thinking.pop() if len(thinking) == 1 else None,
         notes=notes,
-        run_notes=list(run_notes),
+        run_notes=[*run_notes, *([below_note(below, min_severity)] if below else [])],
         refuted=refuted,
+    )
+
+
+def below_note(count: int, min_severity: str) -> str:
+    """The summary's line for findings left out by the severity threshold."""
+    plural = "finding" if count == 1 else "findings"
+    return (
+        f"Severity: {count} {plural} below `{min_severity}` not posted "
+        "(`REVIEW_MIN_SEVERITY`, or the repository's `min_severity`)"
     )
 
 
