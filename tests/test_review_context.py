@@ -17,27 +17,20 @@ from pathlib import Path
 import pytest
 
 from app.cli.review_diff import DiffRequest, review_diff
-from app.cli.review_pr import OneShotHooks
 from tests.fakes.github_archive import CODELOAD_PREFIX
 from tests.fakes.github_helpers import TEST_APP_ID, AppKeys
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.model_servers import FakeKimi
 from tests.support import context_world as world
 from tests.support.env import MODEL_KEY, product_env
+from tests.support.flow_world import in_process_flow
 from tests.support.git import git
 from tests.support.review_world import reviewing_responder
 from worker.config import load_settings
 from worker.context import ArchiveSource
-from worker.gate.redis import open_gate
 from worker.github.auth import RepoRef, token_source
 from worker.github.client import GitHubReader
-from worker.github.pacing import WritePacer
-from worker.github.rest import GitHubRest
 from worker.github.tarball import TarballTooLarge
-from worker.llm.breaker import LocalBreaker
-from worker.llm.transport import open_http_client
-from worker.publish.poster import ReviewPoster
-from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import FlowOutcome, ReviewFlow, ReviewTarget
 from worker.review.machinery import github_http_client
 
@@ -138,35 +131,8 @@ def _pull(fake: FakeGitHub) -> None:
 @asynccontextmanager
 async def _flow(fake: FakeGitHub, kimi: FakeKimi, keys: AppKeys) -> AsyncIterator[ReviewFlow]:
     """The review flow a worker builds, with the App's credentials and no Redis."""
-    settings = load_settings(
-        product_env(
-            "redis://127.0.0.1:9/0",
-            GITHUB_API_URL=fake.url,
-            GITHUB_APP_ID=str(TEST_APP_ID),
-            GITHUB_APP_PRIVATE_KEY=keys.private_pem.reveal(),
-            API_OPENAI_FORCE_BASE_URL=kimi.base_url,
-        )
-    )
-    assert settings.llm.main is not None
-    repo = RepoRef("octo", "widgets")
-    async with open_http_client(settings.llm) as model_http, github_http_client() as http:
-        tokens = token_source(settings.github, http)
-        reader = GitHubReader(repo, tokens, api_url=fake.url)
-        # Writes unpaced: the 1 s spacing GitHub asks for is not what these tests are about.
-        pacer = WritePacer(min_interval=0.0)
-        rest = GitHubRest(repo, tokens, http, api_url=fake.url, pacer=pacer)
-        reviewer = build_chunk_reviewer(
-            settings.llm,
-            http=model_http,
-            breaker=LocalBreaker(),
-            main_gate=open_gate(settings.llm.main, None),
-            fallback_gate=None,
-        )
-        poster = ReviewPoster(rest)
-        try:
-            yield ReviewFlow(settings, reader, poster, reviewer, OneShotHooks(), repo.full_name)
-        finally:
-            await reader.close()
+    async with in_process_flow(fake, kimi, keys) as flow:
+        yield flow
 
 
 async def _run_flow(fake: FakeGitHub, kimi: FakeKimi, keys: AppKeys) -> FlowOutcome:

@@ -12,24 +12,13 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from app.cli.review_pr import OneShotHooks
-from tests.fakes.github_helpers import TEST_APP_ID, AppKeys
+from tests.fakes.github_helpers import AppKeys
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.model_servers import FakeKimi
-from tests.support.env import MODEL_KEY, product_env
+from tests.support.env import MODEL_KEY
+from tests.support.flow_world import in_process_flow
 from tests.support.review_world import build_pull, many_files, reviewing_responder
-from worker.config import load_settings
-from worker.gate.redis import open_gate
-from worker.github.auth import RepoRef, token_source
-from worker.github.client import GitHubReader
-from worker.github.pacing import WritePacer
-from worker.github.rest import GitHubRest
-from worker.llm.breaker import LocalBreaker
-from worker.llm.transport import open_http_client
-from worker.publish.poster import ReviewPoster
-from worker.review.chunk_review import build_chunk_reviewer
 from worker.review.flow import ReviewFlow, ReviewTarget
-from worker.review.machinery import github_http_client
 from worker.review.spend import waits_for_maintainer
 
 PR = 7
@@ -46,35 +35,8 @@ async def _flow(
     fake: FakeGitHub, kimi: FakeKimi, keys: AppKeys, **env: str
 ) -> AsyncIterator[ReviewFlow]:
     """The review flow a worker builds, with the App's credentials and no Redis."""
-    settings = load_settings(
-        product_env(
-            "redis://127.0.0.1:9/0",
-            GITHUB_API_URL=fake.url,
-            GITHUB_APP_ID=str(TEST_APP_ID),
-            GITHUB_APP_PRIVATE_KEY=keys.private_pem.reveal(),
-            API_OPENAI_FORCE_BASE_URL=kimi.base_url,
-            API_LLM_VERIFY="off",
-            **env,
-        )
-    )
-    assert settings.llm.main is not None
-    repo = RepoRef("octo", "widgets")
-    async with open_http_client(settings.llm) as model_http, github_http_client() as http:
-        tokens = token_source(settings.github, http)
-        reader = GitHubReader(repo, tokens, api_url=fake.url)
-        rest = GitHubRest(repo, tokens, http, api_url=fake.url, pacer=WritePacer())
-        reviewer = build_chunk_reviewer(
-            settings.llm,
-            http=model_http,
-            breaker=LocalBreaker(),
-            main_gate=open_gate(settings.llm.main, None),
-            fallback_gate=None,
-        )
-        poster = ReviewPoster(rest)
-        try:
-            yield ReviewFlow(settings, reader, poster, reviewer, OneShotHooks(), repo.full_name)
-        finally:
-            await reader.close()
+    async with in_process_flow(fake, kimi, keys, API_LLM_VERIFY="off", **env) as flow:
+        yield flow
 
 
 def _outside_pr(fake: FakeGitHub, files: int = 20) -> None:
