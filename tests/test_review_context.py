@@ -38,8 +38,9 @@ from worker.llm.breaker import LocalBreaker
 from worker.llm.transport import open_http_client
 from worker.publish.poster import ReviewPoster
 from worker.review.chunk_review import build_chunk_reviewer
-from worker.review.flow import FlowOutcome, ReviewFlow, ReviewTarget
+from worker.review.flow import ReviewFlow
 from worker.review.machinery import github_http_client
+from worker.review.outcome import FlowOutcome, ReviewTarget
 
 PR = 7
 TARBALL = "/repos/{owner}/{repo}/tarball/{ref}"

@@ -28,7 +28,8 @@ from worker.publish.check_run import check_external_id, check_gave_up
 from worker.publish.messages import Cause
 from worker.publish.poster import ReviewPoster
 from worker.review.commands import answer_help, reply_to_command
-from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
+from worker.review.flow import ReviewFlow
+from worker.review.outcome import FlowOutcome, ReviewDeferred, ReviewTarget
 from worker.runner.redis_hooks import LeaseLost, WorkerHooks
 from worker.runner.retry import Kind, next_attempt
 from worker.runner.services import WorkerServices
