@@ -18,9 +18,11 @@ from worker.github.client import GitHubReader
 from worker.publish.check_run import check_completed, check_skipped
 from worker.publish.poster import PostedReview, ReviewPoster
 from worker.publish.summary import SummaryInput, render_summary
+from worker.review.conclude import ReviewResult
 from worker.review.hooks import ReviewHooks
 from worker.review.outcome import FlowOutcome, ReviewRun
-from worker.review.pipeline import Ceiling, PreparedReview, ReviewResult
+from worker.review.pipeline import Ceiling
+from worker.review.prepare import PreparedReview
 
 log = structlog.get_logger("kimi_review.flow")
 

@@ -40,20 +40,13 @@ from worker.publish.poster import ReviewPoster
 from worker.repo_config.plan import ReviewPlan, decide
 from worker.repo_config.read import LoadedConfig, read_repo_config
 from worker.review.chunk_review import ChunkReviewer
+from worker.review.conclude import conclude_review
 from worker.review.finish import Finish
 from worker.review.hooks import Checkpoint, ReviewHooks
 from worker.review.instructions import collect_instructions, github_base_reader, instructions_line
 from worker.review.outcome import FlowOutcome, ReviewDeferred, ReviewRun, ReviewTarget
-from worker.review.pipeline import (
-    Ceiling,
-    ChunkOutcomes,
-    PreparedReview,
-    Progress,
-    ReviewOptions,
-    conclude_review,
-    prepare_review,
-    review_chunks,
-)
+from worker.review.pipeline import Ceiling, ChunkOutcomes, Progress, review_chunks
+from worker.review.prepare import PreparedReview, ReviewOptions, prepare_review
 from worker.review.prompt import InstructionFile
 from worker.review.repo_context import ReviewContext, github_head_source
 from worker.review.scope import ReviewScope, review_scope

@@ -13,8 +13,9 @@ from typing import Literal
 from worker.github.models import PullRequestInfo
 from worker.repo_config.plan import ReviewPlan
 from worker.repo_config.read import LoadedConfig
+from worker.review.conclude import ReviewResult
 from worker.review.hooks import Checkpoint
-from worker.review.pipeline import PreparedReview, ReviewResult
+from worker.review.prepare import PreparedReview
 from worker.review.scope import ReviewScope
 
 Status = Literal["posted", "already_posted", "skipped", "superseded", "dry_run"]
