@@ -21,7 +21,7 @@ from worker.context import DirectorySource, RepoSource
 from worker.diff.local import changed_files_from_diff
 from worker.eval.dataset import CaseError, case_folders, load_case
 from worker.eval.snapshots import cache_root
-from worker.review.pipeline import ReviewOptions, prepare_review
+from worker.review.prepare import ReviewOptions, prepare_review
 from worker.review.prompt import render_messages
 from worker.review.repo_context import ReviewContext
 

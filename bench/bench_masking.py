@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from worker.diff.masking import mask_secrets
 from worker.diff.model import ChangedFile
 from worker.diff.parse import parse_file
-from worker.review.pipeline import ReviewOptions, prepare_review
+from worker.review.prepare import ReviewOptions, prepare_review
 
 # Prefixes of the secret patterns (ours and detect-secrets'), built at run
 # time in pieces so the repository holds no secret-shaped literal.

@@ -27,7 +27,8 @@ from worker.diff.long_lines import MAX_LINE_CHARS, LongLine, long_line_note
 from worker.diff.model import ChangedFile
 from worker.publish.findings import Placement
 from worker.publish.summary import SummaryInput, render_summary
-from worker.review.pipeline import MemoryChunkStore, ReviewOptions, prepare_review, review_chunks
+from worker.review.pipeline import MemoryChunkStore, review_chunks
+from worker.review.prepare import ReviewOptions, prepare_review
 
 # A 300 KB line (a data blob, say) with a token-shaped value inside it.
 LONG_VALUE = "Hx7" * 100_000

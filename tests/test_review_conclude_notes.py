@@ -5,13 +5,9 @@ from __future__ import annotations
 from worker.diff.model import ChangedFile
 from worker.llm.base import TokenUsage
 from worker.review.chunk_review import ChunkResult
-from worker.review.pipeline import (
-    ChunkOutcomes,
-    PreparedReview,
-    ReviewOptions,
-    conclude_review,
-    prepare_review,
-)
+from worker.review.conclude import conclude_review
+from worker.review.pipeline import ChunkOutcomes
+from worker.review.prepare import PreparedReview, ReviewOptions, prepare_review
 
 # A provider's reason, quoted in the fallback's note, may say anything.
 FALLBACK_NOTE = "fallback served (k2-backup): main: the connection was dropped mid-answer"

@@ -31,8 +31,9 @@ from worker.context import ArchiveSource
 from worker.github.auth import RepoRef, token_source
 from worker.github.client import GitHubReader
 from worker.github.tarball import TarballTooLarge
-from worker.review.flow import FlowOutcome, ReviewFlow, ReviewTarget
+from worker.review.flow import ReviewFlow
 from worker.review.machinery import github_http_client
+from worker.review.outcome import FlowOutcome, ReviewTarget
 
 PR = 7
 TARBALL = "/repos/{owner}/{repo}/tarball/{ref}"

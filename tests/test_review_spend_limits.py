@@ -18,7 +18,8 @@ from tests.fakes.model_servers import FakeKimi
 from tests.support.env import MODEL_KEY
 from tests.support.flow_world import in_process_flow
 from tests.support.review_world import build_pull, many_files, reviewing_responder
-from worker.review.flow import ReviewFlow, ReviewTarget
+from worker.review.flow import ReviewFlow
+from worker.review.outcome import ReviewTarget
 from worker.review.spend import waits_for_maintainer
 
 PR = 7

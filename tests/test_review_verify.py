@@ -23,7 +23,8 @@ from worker.config import Settings, load_settings
 from worker.diff.local import changed_files_from_diff
 from worker.review.checkpoints import ReviewCheckpoint
 from worker.review.local import LocalChange, LocalModels, open_local_models, review_local
-from worker.review.pipeline import MemoryChunkStore, ReviewOptions, prepare_review, review_chunks
+from worker.review.pipeline import MemoryChunkStore, review_chunks
+from worker.review.prepare import ReviewOptions, prepare_review
 
 DIFF = """\
 diff --git a/src/app.py b/src/app.py

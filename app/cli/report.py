@@ -14,7 +14,8 @@ from typing import Any, Final
 import msgspec
 
 from worker.model_answer import Finding
-from worker.review.pipeline import PreparedReview, ReviewResult
+from worker.review.conclude import ReviewResult
+from worker.review.prepare import PreparedReview
 
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SEVERITY: Final = {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW"}

@@ -36,7 +36,7 @@ from worker.llm.transport import open_http_client
 from worker.publish.check_run import check_skipped
 from worker.publish.poster import ReviewPoster
 from worker.review.checkpoints import MemoryCheckpoint
-from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
+from worker.review.flow import ReviewFlow
 from worker.review.machinery import (
     bot_identity,
     build_model_path,
@@ -44,6 +44,7 @@ from worker.review.machinery import (
     build_reader,
     github_http_client,
 )
+from worker.review.outcome import FlowOutcome, ReviewDeferred, ReviewTarget
 
 PREFIX: Final = "kimi-review review"
 

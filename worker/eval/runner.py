@@ -41,8 +41,8 @@ from worker.eval.scoring import case_score, one_to_one
 from worker.eval.snapshots import SnapshotRefused, fetch_snapshot
 from worker.llm.errors import ModelsUnavailable, QuotaPaused
 from worker.model_answer import Finding, Severity
+from worker.review.conclude import ReviewResult
 from worker.review.local import CallTally, LocalChange, LocalModels, open_local_models, review_local
-from worker.review.pipeline import ReviewResult
 from worker.version import user_agent, version
 
 log = structlog.get_logger(__name__)

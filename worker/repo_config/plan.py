@@ -144,13 +144,6 @@ def describe_config(
     def origin(key: str) -> str:
         return file if getattr(config, key) != getattr(default, key) else "default"
 
-    cap = comment_cap_for(max_comments, config)
-    if config.max_comments is None:
-        cap_origin = "`REVIEW_MAX_COMMENTS`"
-    elif config.max_comments > max_comments:
-        cap_origin = f"`REVIEW_MAX_COMMENTS` (the file's {config.max_comments} cannot raise it)"
-    else:
-        cap_origin = file
     rows = [
         ("enabled", _flag(config.enabled), origin("enabled")),
         ("include", _patterns(config.include, "every file"), origin("include")),
@@ -160,7 +153,7 @@ def describe_config(
             f"`{min_severity_for(min_severity, config)}`",
             file if config.min_severity is not None else "`REVIEW_MIN_SEVERITY`",
         ),
-        ("max_comments", str(cap), cap_origin),
+        _cap_row(max_comments, config),
         (
             "extra_instructions",
             _instructions(config.extra_instructions),
@@ -184,6 +177,18 @@ def describe_config(
     if note is not None:
         lines.append(note)
     return "\n".join(lines)
+
+
+def _cap_row(max_comments: int, config: RepoConfig) -> tuple[str, str, str]:
+    """The comment cap's row: the file may lower REVIEW_MAX_COMMENTS, never raise it."""
+    cap = comment_cap_for(max_comments, config)
+    if config.max_comments is None:
+        origin = "`REVIEW_MAX_COMMENTS`"
+    elif config.max_comments > max_comments:
+        origin = f"`REVIEW_MAX_COMMENTS` (the file's {config.max_comments} cannot raise it)"
+    else:
+        origin = "`.kimi-review.toml`"
+    return ("max_comments", str(cap), origin)
 
 
 _LIMIT_ENV: Final = {

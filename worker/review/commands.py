@@ -19,7 +19,8 @@ from worker.repo_config.plan import describe_config
 from worker.repo_config.read import read_repo_config
 
 if TYPE_CHECKING:
-    from worker.review.flow import FlowOutcome, ReviewFlow
+    from worker.review.flow import ReviewFlow
+    from worker.review.outcome import FlowOutcome
 
 
 async def answer_help(flow: ReviewFlow, poster: ReviewPoster, request: ReviewRequest) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Literal
 
 import structlog
 
@@ -30,7 +29,6 @@ from worker.llm.base import TokenUsage
 from worker.llm.errors import ModelsUnavailable, QuotaPaused
 from worker.publish import messages
 from worker.publish.check_run import (
-    check_completed,
     check_deferred,
     check_external_id,
     check_quota_paused,
@@ -39,65 +37,22 @@ from worker.publish.check_run import (
 )
 from worker.publish.live_check import LiveCheck
 from worker.publish.poster import ReviewPoster
-from worker.publish.summary import SummaryInput, render_summary
 from worker.repo_config.plan import ReviewPlan, decide
 from worker.repo_config.read import LoadedConfig, read_repo_config
 from worker.review.chunk_review import ChunkReviewer
+from worker.review.conclude import conclude_review
+from worker.review.finish import Finish
 from worker.review.hooks import Checkpoint, ReviewHooks
 from worker.review.instructions import collect_instructions, github_base_reader, instructions_line
-from worker.review.pipeline import (
-    Ceiling,
-    PreparedReview,
-    Progress,
-    ReviewOptions,
-    ReviewResult,
-    conclude_review,
-    prepare_review,
-    review_chunks,
-)
+from worker.review.outcome import FlowOutcome, ReviewDeferred, ReviewRun, ReviewTarget
+from worker.review.pipeline import Ceiling, ChunkOutcomes, Progress, review_chunks
+from worker.review.prepare import PreparedReview, ReviewOptions, prepare_review
+from worker.review.prompt import InstructionFile
 from worker.review.repo_context import ReviewContext, github_head_source
 from worker.review.scope import ReviewScope, review_scope
 from worker.review.spend import changed_lines, waits_for_maintainer
 
 log = structlog.get_logger("kimi_review.flow")
-Status = Literal["posted", "already_posted", "skipped", "superseded", "dry_run"]
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewTarget:
-    """Which review to make: a head (None: the PR's current one), and how."""
-
-    pr_number: int
-    head_sha: str | None
-    run: str | None = None  # set by `/review full`: another review of the same head
-    full: bool = False  # the whole PR, not only what changed since the last review
-    asked: bool = False  # a person asked (a command): drafts are reviewed too
-
-
-@dataclass(frozen=True, slots=True)
-class FlowOutcome:
-    status: Status
-    reason: str
-    head_sha: str | None = None
-    review_url: str | None = None
-    review_key: str | None = None
-    started_at: float | None = None
-    head_reviewed: bool = False  # skipped because this very head was reviewed before
-    # Ended without reviewing the head for a reason that may pass (a draft,
-    # reviews disabled, the PR closed): a later ready_for_review/reopened counts.
-    unreviewed: bool = False
-    prepared: PreparedReview | None = None
-    result: ReviewResult | None = None
-
-
-class ReviewDeferred(Exception):
-    """No model can serve now; try again after `retry_after` seconds (None: back off)."""
-
-    def __init__(self, reason: str, retry_after: float | None, *, paused: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.paused = paused  # the main key's budget is spent (not an outage)
 
 
 @dataclass(slots=True)
@@ -169,76 +124,25 @@ class ReviewFlow:
         plan: ReviewPlan,
         scope: ReviewScope,
     ) -> FlowOutcome:
-        config = loaded.config
         checkpoint = self.hooks.checkpoint(head, target.run)
         started_at = await checkpoint.started_at(time.time())
-        estimator = await checkpoint.estimator(TokenEstimator())
-        # Instruction files come from the BASE commit: a PR cannot instruct its own review.
-        base_files = github_base_reader(self.reader, pr.base_sha)
-        pr_paths = [f.path for f in scope.pr_files.files]
-        instructions = await collect_instructions(base_files, pr_paths)
-        options = ReviewOptions(
-            budget_tokens=self.settings.llm.chunk_tokens,
-            include=config.include,
-            exclude=config.exclude,
-            extra_instructions=config.extra_instructions,
-            language=config.language,
-            instruction_files=instructions,
-        )
-        incremental = scope.mode == "incremental"
-        # Parsing, masking and chunking a big PR takes seconds of CPU: off the
-        # event loop, so lease renewals and other reviews keep running.
-        prepared = await asyncio.to_thread(
-            prepare_review,
-            scope.files,
-            title=pr.title,
-            description=pr.body,
-            repository=self.repository,
-            options=options,
-            estimator=estimator,
-            anchor_files=scope.pr_files.files if incremental else None,
-        )
         review_key = f"{self.repository}#{pr.number}@{head[:12]}" + (
             f":{target.run}" if target.run else ""
         )
-        # No chunk to explain (every file skipped): no archive to download.
-        targeted = self.settings.llm.context == "targeted" and bool(prepared.chunks)
-        context = await ReviewContext.open(
-            github_head_source(self.reader, head) if targeted else None,
-            focus=[f.path for f in scope.files],
-            chunk_chars=prepared.estimator.chars_for(self.settings.llm.chunk_tokens),
-            where=f"the head {head[:7]}",
-        )
+        run = ReviewRun(pr, head, target, loaded, plan, scope, checkpoint, started_at, review_key)
+        prepared, instructions = await self._prepare(run)
+        context = await self._context(run, prepared)
         run_notes = [n for n in (context.note, instructions_line(instructions)) if n]
-        live = await self._live_check(head, target.run, checkpoint, len(prepared.chunks))
         # The repository's `review_max_tokens` may lower the operator's ceiling.
         ceiling = self.ceiling.lowered(plan.review_max_tokens) if self.ceiling else None
-        try:
-            outcomes = await review_chunks(
-                prepared,
-                self.reviewer,
-                review_key=review_key,
-                store=checkpoint,
-                progress=_both(live.progress if live else None, self.progress),
-                ceiling=ceiling,
-                thinking=plan.thinking,
-                context=context,
-            )
-        except ModelsUnavailable as exc:
-            await self._deferred(live, exc)
-            paused = isinstance(exc, QuotaPaused)
-            raise ReviewDeferred(str(exc), exc.retry_after, paused=paused) from exc
-        finally:
-            if live is not None:
-                await live.stop()
+        outcomes = await self._review_chunks(run, prepared, context, ceiling)
         earlier = frozenset[str]()
         if self.poster is not None:
             earlier = await self.poster.earlier_fingerprints(pr.number)
-        cap = plan.max_comments
         result = conclude_review(
             prepared,
             outcomes,
-            cap=cap,
+            cap=plan.max_comments,
             earlier=earlier,
             min_severity=plan.min_severity,
             run_notes=run_notes,
@@ -253,73 +157,78 @@ class ReviewFlow:
                 prepared=prepared,
                 result=result,
             )
-        await self.hooks.ensure_owner()
-        now = await self.reader.pull_request(pr.number)
-        ended: FlowOutcome | None = None
-        if now.state != "open":
-            reason = f"pull request {now.state} while reviewing"
-            ended = FlowOutcome("skipped", reason, head, unreviewed=True)
-        elif now.head_sha != head and await self.hooks.has_own_job(now.head_sha):
-            ended = FlowOutcome("superseded", f"head moved on to {now.head_sha[:12]}", head)
-        posted = None
-        if ended is None:
-            posted = await self.poster.post_review(
-                pr.number, head, result.placement, run=target.run, fence=self.hooks.fence
+        finish = Finish(self.settings, self.reader, self.poster, self.hooks)
+        return await finish.post(run, prepared, result, ceiling)
+
+    async def _prepare(self, run: ReviewRun) -> tuple[PreparedReview, tuple[InstructionFile, ...]]:
+        """The chunks and the prompt's context; the instruction files they were given."""
+        config = run.loaded.config
+        estimator = await run.checkpoint.estimator(TokenEstimator())
+        # Instruction files come from the BASE commit: a PR cannot instruct its own review.
+        base_files = github_base_reader(self.reader, run.pr.base_sha)
+        pr_paths = [f.path for f in run.scope.pr_files.files]
+        instructions = await collect_instructions(base_files, pr_paths)
+        options = ReviewOptions(
+            budget_tokens=self.settings.llm.chunk_tokens,
+            include=config.include,
+            exclude=config.exclude,
+            extra_instructions=config.extra_instructions,
+            language=config.language,
+            instruction_files=instructions,
+        )
+        # Parsing, masking and chunking a big PR takes seconds of CPU: off the
+        # event loop, so lease renewals and other reviews keep running.
+        prepared = await asyncio.to_thread(
+            prepare_review,
+            run.scope.files,
+            title=run.pr.title,
+            description=run.pr.body,
+            repository=self.repository,
+            options=options,
+            estimator=estimator,
+            anchor_files=run.scope.pr_files.files if run.incremental else None,
+        )
+        return prepared, instructions
+
+    async def _context(self, run: ReviewRun, prepared: PreparedReview) -> ReviewContext:
+        """The head's code that explains each chunk (none when the settings say so)."""
+        # No chunk to explain (every file skipped): no archive to download.
+        targeted = self.settings.llm.context == "targeted" and bool(prepared.chunks)
+        return await ReviewContext.open(
+            github_head_source(self.reader, run.head) if targeted else None,
+            focus=[f.path for f in run.scope.files],
+            chunk_chars=prepared.estimator.chars_for(self.settings.llm.chunk_tokens),
+            where=f"the head {run.head[:7]}",
+        )
+
+    async def _review_chunks(
+        self,
+        run: ReviewRun,
+        prepared: PreparedReview,
+        context: ReviewContext,
+        ceiling: Ceiling | None,
+    ) -> ChunkOutcomes:
+        """Every chunk through the model under a live check run; defer when none serves."""
+        total = len(prepared.chunks)
+        live = await self._live_check(run.head, run.target.run, run.checkpoint, total)
+        try:
+            return await review_chunks(
+                prepared,
+                self.reviewer,
+                review_key=run.review_key,
+                store=run.checkpoint,
+                progress=_both(live.progress if live else None, self.progress),
+                ceiling=ceiling,
+                thinking=run.plan.thinking,
+                context=context,
             )
-            if posted.outcome == "commit_moved":
-                reason = "GitHub no longer accepts comments on this head"
-                ended = FlowOutcome("superseded", reason, head)
-        if ended is not None or posted is None:
-            ended = ended or FlowOutcome("skipped", "not posted", head)
-            check_id = await checkpoint.check_run_id()
-            if check_id is not None:  # the check run must not stay "in progress" forever
-                await self.poster.update_check(check_id, check_skipped(ended.reason))
-            return ended
-        info = SummaryInput(
-            head_sha=head,
-            model=" + ".join(result.models)
-            or (self.settings.llm.main.model if self.settings.llm.main else "-"),
-            chunk_summaries=result.chunk_summaries,
-            incremental=incremental,
-            base_sha=scope.since_sha if incremental else None,
-            skipped_files=[*scope.skipped, *prepared.skipped],
-            masked_secrets=prepared.masked,
-            long_lines=prepared.long_lines,
-            dropped_chunks=result.dropped,
-            fallback_model=result.fallback_model,
-            fallback_reason=result.fallback_reason,
-            thinking=result.thinking,
-            tokens=result.tokens,
-            quota_line=await self.hooks.quota_line(),
-            config_note=loaded.error,
-            link_host=self.poster.link_host,
-            token_ceiling=ceiling.limit if ceiling else None,
-            run_notes=result.run_notes,
-            refuted=result.refuted,
-            round_notes=result.round_notes,
-        )
-        await self.poster.upsert_summary(pr.number, render_summary(posted.placement, info, cap=cap))
-        check_id = await checkpoint.check_run_id()
-        if check_id is not None:
-            await self.poster.update_check(check_id, check_completed(posted.placement, info))
-        await self.hooks.set_last_reviewed(head)
-        log.info(
-            "review_done",
-            outcome=posted.outcome,
-            inline=len(posted.placement.inline),
-            in_summary=len(posted.placement.in_summary),
-            seconds=round(time.time() - started_at, 1),
-        )
-        return FlowOutcome(
-            "posted" if posted.outcome == "posted" else "already_posted",
-            "review posted",
-            head,
-            posted.html_url,
-            review_key=review_key,
-            started_at=started_at,
-            prepared=prepared,
-            result=result,
-        )
+        except ModelsUnavailable as exc:
+            await self._deferred(live, exc)
+            paused = isinstance(exc, QuotaPaused)
+            raise ReviewDeferred(str(exc), exc.retry_after, paused=paused) from exc
+        finally:
+            if live is not None:
+                await live.stop()
 
     async def _live_check(
         self, head: str, target_run: str | None, checkpoint: Checkpoint, total: int

@@ -32,6 +32,7 @@ from worker.llm.breaker import Breaker
 from worker.llm.transport import open_http_client
 from worker.model_answer import Severity
 from worker.review.chunk_review import ChunkReviewer
+from worker.review.conclude import ReviewResult, conclude_review
 from worker.review.instructions import (
     collect_instructions,
     directory_reader,
@@ -39,16 +40,8 @@ from worker.review.instructions import (
     instructions_line,
 )
 from worker.review.machinery import build_model_path
-from worker.review.pipeline import (
-    MemoryChunkStore,
-    PreparedReview,
-    Progress,
-    ReviewOptions,
-    ReviewResult,
-    conclude_review,
-    prepare_review,
-    review_chunks,
-)
+from worker.review.pipeline import MemoryChunkStore, Progress, review_chunks
+from worker.review.prepare import PreparedReview, ReviewOptions, prepare_review
 from worker.review.prompt import InstructionFile
 from worker.review.repo_context import ReviewContext, SourceFactory
 

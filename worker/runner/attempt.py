@@ -21,6 +21,7 @@ from msgspec.structs import replace
 
 from worker.contract import ReviewRequest
 from worker.github.auth import RepoRef
+from worker.github.client import GitHubReader
 from worker.github.errors import GitHubError, GitHubNotFound, GitHubRateLimited
 from worker.metrics import ReviewOutcome
 from worker.publish import messages
@@ -28,7 +29,8 @@ from worker.publish.check_run import check_external_id, check_gave_up
 from worker.publish.messages import Cause
 from worker.publish.poster import ReviewPoster
 from worker.review.commands import answer_help, reply_to_command
-from worker.review.flow import FlowOutcome, ReviewDeferred, ReviewFlow, ReviewTarget
+from worker.review.flow import ReviewFlow
+from worker.review.outcome import FlowOutcome, ReviewDeferred, ReviewTarget
 from worker.runner.redis_hooks import LeaseLost, WorkerHooks
 from worker.runner.retry import Kind, next_attempt
 from worker.runner.services import WorkerServices
@@ -71,6 +73,54 @@ async def run_attempt(
     services: WorkerServices, tasks: TaskStore, task: ReviewTask, *, lease: Lease
 ) -> AttemptEnded:
     request = task.request
+    clients = _clients(services, tasks, task, lease)
+    kind: Kind
+    cause: Cause
+    hint: float | None = None
+    try:
+        return await _attempt(services, clients, task)
+    except LeaseLost:
+        log.warning("review_taken_over")
+        return AttemptEnded("left", task, "superseded")
+    except ReviewDeferred as exc:
+        kind, hint, error = "deferred", exc.retry_after, exc.reason
+        cause = "quota_paused" if exc.paused else "models_unavailable"
+        task = replace(task, deferrals=task.deferrals + 1, last_error=error)
+    except GitHubRateLimited as exc:
+        kind, cause, hint, error = "rate_limited", "github_rate_limited", exc.retry_after, str(exc)
+        task = replace(task, deferrals=task.deferrals + 1, last_error=error)
+    except GitHubNotFound as exc:
+        log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
+        gone_unreviewed = request.trigger == "pull_request"
+        return AttemptEnded("done", task, "skipped", unreviewed=gone_unreviewed)
+    except (GitHubError, httpx.HTTPError) as exc:
+        kind, cause, error = "failed", "github_failed", str(exc)
+        task = replace(task, failures=task.failures + 1, last_error=error)
+        log.warning("review_attempt_failed", error=error, failures=task.failures)
+    except Exception as exc:  # a bug must not lose the review: retried, then abandoned
+        kind, cause, error = "failed", "internal_error", f"{type(exc).__name__}: {exc}"
+        task = replace(task, failures=task.failures + 1, last_error=error)
+        log.exception("review_attempt_crashed", failures=task.failures)
+    finally:
+        await clients.reader.close()
+    return await _retry_or_give_up(services, clients, task, kind, cause, hint)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clients:
+    """One attempt's GitHub clients, durable hooks and flow, made once per attempt."""
+
+    reader: GitHubReader
+    poster: ReviewPoster
+    hooks: WorkerHooks
+    flow: ReviewFlow
+
+
+def _clients(
+    services: WorkerServices, tasks: TaskStore, task: ReviewTask, lease: Lease
+) -> _Clients:
+    """The attempt's clients, its logs bound to the task, the repository and the PR."""
+    request = task.request
     repo = RepoRef.parse(
         request.repo_full_name,
         repo_id=request.repo_id,
@@ -98,46 +148,35 @@ async def run_attempt(
         repository=repo.full_name,
         ceiling=services.ceiling,
     )
-    kind: Kind
-    cause: Cause
-    hint: float | None = None
-    try:
-        if request.command is not None and request.comment_id is not None:
-            if not await _may_command(poster, request):
-                return AttemptEnded("done", task, "skipped")
-            if task.failures == 0 and task.deferrals == 0:
-                await poster.react(request.comment_id, "eyes")  # seen; the answer follows
-        if request.command == "help":
-            await answer_help(flow, poster, request)
+    return _Clients(reader, poster, hooks, flow)
+
+
+async def _attempt(services: WorkerServices, clients: _Clients, task: ReviewTask) -> AttemptEnded:
+    """The attempt proper: a command's permission and answer, or the review; raises to retry."""
+    request, poster = task.request, clients.poster
+    if request.command is not None and request.comment_id is not None:
+        if not await _may_command(poster, request):
             return AttemptEnded("done", task, "skipped")
-        outcome = await flow.run(target_of(request))
-        await _after(services, poster, request, outcome)
-        unreviewed = outcome.unreviewed and request.trigger == "pull_request"
-        return AttemptEnded("done", task, _OUTCOMES[outcome.status], unreviewed=unreviewed)
-    except LeaseLost:
-        log.warning("review_taken_over")
-        return AttemptEnded("left", task, "superseded")
-    except ReviewDeferred as exc:
-        kind, hint, error = "deferred", exc.retry_after, exc.reason
-        cause = "quota_paused" if exc.paused else "models_unavailable"
-        task = replace(task, deferrals=task.deferrals + 1, last_error=error)
-    except GitHubRateLimited as exc:
-        kind, cause, hint, error = "rate_limited", "github_rate_limited", exc.retry_after, str(exc)
-        task = replace(task, deferrals=task.deferrals + 1, last_error=error)
-    except GitHubNotFound as exc:
-        log.warning("review_target_gone", error=str(exc))  # PR, repo or installation removed
-        gone_unreviewed = request.trigger == "pull_request"
-        return AttemptEnded("done", task, "skipped", unreviewed=gone_unreviewed)
-    except (GitHubError, httpx.HTTPError) as exc:
-        kind, cause, error = "failed", "github_failed", str(exc)
-        task = replace(task, failures=task.failures + 1, last_error=error)
-        log.warning("review_attempt_failed", error=error, failures=task.failures)
-    except Exception as exc:  # a bug must not lose the review: retried, then abandoned
-        kind, cause, error = "failed", "internal_error", f"{type(exc).__name__}: {exc}"
-        task = replace(task, failures=task.failures + 1, last_error=error)
-        log.exception("review_attempt_crashed", failures=task.failures)
-    finally:
-        await reader.close()
+        if task.failures == 0 and task.deferrals == 0:
+            await poster.react(request.comment_id, "eyes")  # seen; the answer follows
+    if request.command == "help":
+        await answer_help(clients.flow, poster, request)
+        return AttemptEnded("done", task, "skipped")
+    outcome = await clients.flow.run(target_of(request))
+    await _after(services, poster, request, outcome)
+    unreviewed = outcome.unreviewed and request.trigger == "pull_request"
+    return AttemptEnded("done", task, _OUTCOMES[outcome.status], unreviewed=unreviewed)
+
+
+async def _retry_or_give_up(
+    services: WorkerServices,
+    clients: _Clients,
+    task: ReviewTask,
+    kind: Kind,
+    cause: Cause,
+    hint: float | None,
+) -> AttemptEnded:
+    """After a failed or deferred attempt: when to try again, or give up and say so."""
     decision = next_attempt(
         kind,
         reason=messages.GIVE_UP_REASON[cause],
@@ -149,7 +188,7 @@ async def run_attempt(
         jitter=random.random(),  # noqa: S311 (jitter, not a secret),
     )
     if decision.give_up:
-        await _give_up(poster, task, decision.reason, hooks)
+        await _give_up(clients.poster, task, decision.reason, clients.hooks)
         return AttemptEnded("done", task, "gave_up")
     return AttemptEnded("retry", task, "failed" if kind == "failed" else "deferred", decision.wait)
 
