@@ -1,7 +1,7 @@
 """.env.example and the README's table agree with the declarations, and nothing reads more.
 
-Every variable is declared once (worker/settings_models.py,
-worker/settings_service.py): name, group, default, bounds, one-line doc.
+Every variable is declared once (worker/settings/models.py,
+worker/settings/service.py): name, group, default, bounds, one-line doc.
 Here that list is the source of truth: `.env.example` lists exactly the
 declared variables, in their order and groups, each under its doc and
 showing its default (or its declared example); the README's configuration
@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from worker.config import load_settings
-from worker.settings_read import DECLARED, SETTINGS
-from worker.settings_spec import GROUPS
+from worker.settings.read import DECLARED, SETTINGS
+from worker.settings.spec import GROUPS
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -129,7 +129,21 @@ def test_the_source_scanners_find_what_they_must() -> None:
 
 def test_the_product_reads_no_variable_that_is_not_declared() -> None:
     undeclared = sorted(names_the_product_reads() - {s.name for s in PRODUCT})
-    assert not undeclared, f"declare in worker/settings_models.py or _service.py: {undeclared}"
+    assert not undeclared, f"declare in worker/settings/models.py or _service.py: {undeclared}"
+
+
+def test_no_module_names_a_variable_of_ours_that_is_not_declared() -> None:
+    """Beyond worker/config.py: a name with one of the product's prefixes anywhere in
+    app/ or worker/ (doctor's advice, an `environ.get` by a computed name) is declared."""
+    ours = re.compile(r"(API|GITHUB|REDIS|LOG|METRICS|REVIEW|WORKER|KIMI_REVIEW)_[A-Z0-9_]+")
+    stray = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for package in ("app", "worker")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in names_in_source(path.read_text())
+        if ours.fullmatch(name) and name not in DECLARED
+    }
+    assert not stray, sorted(stray)
 
 
 def test_every_declared_variable_is_read_by_the_product() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from worker.config import GitHubSettings, LLMSettings, QuotaSettings, Settings, load_settings
 from worker.envparse import EnvReader
-from worker.settings_read import DECLARED, DeclaredEnv, secret_names
+from worker.settings.read import DECLARED, DeclaredEnv, secret_names
 
 KEY = "sk-test-0123456789abcdefghij"
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from worker.envparse import EnvReader, SettingsError
 from worker.secrets import Secret
-from worker.settings_read import DeclaredEnv, declared_int, declared_seconds
+from worker.settings.read import DeclaredEnv, declared_int, declared_seconds
 
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
@@ -283,7 +283,7 @@ def _llm(env: DeclaredEnv) -> LLMSettings:
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Read and validate every variable; raise SettingsError listing all problems.
 
-    Each variable is read through its declaration (worker.settings_read): the
+    Each variable is read through its declaration (worker.settings.read): the
     default, bounds and choices declared there are the ones enforced here.
     """
     reader = EnvReader(environ)

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 from worker.envparse import EnvReader, parse_duration
 from worker.secrets import Secret
-from worker.settings_models import MODEL_SETTINGS
-from worker.settings_service import SERVICE_SETTINGS
-from worker.settings_spec import Kind, Setting
+from worker.settings.models import MODEL_SETTINGS
+from worker.settings.service import SERVICE_SETTINGS
+from worker.settings.spec import Kind, Setting
 
 SETTINGS: Final[tuple[Setting, ...]] = MODEL_SETTINGS + SERVICE_SETTINGS
 DECLARED: Final[dict[str, Setting]] = {setting.name: setting for setting in SETTINGS}

@@ -1,6 +1,6 @@
 """The declarations of GitHub, Redis, the quota window, operations and Compose.
 
-One `Setting` per variable (worker.settings_spec says what each field means).
+One `Setting` per variable (worker.settings.spec says what each field means).
 `doc` is `.env.example`'s comment, word for word; the tests hold both to it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from worker.settings_spec import GROUPS, NONE, Setting
+from worker.settings.spec import GROUPS, NONE, Setting
 
 _G, _R, _Q, _O, _C = GROUPS[3], GROUPS[4], GROUPS[5], GROUPS[6], GROUPS[7]
 _WORKER: Final = "required by `worker`"

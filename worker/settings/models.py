@@ -1,6 +1,6 @@
 """The declarations of the model blocks: main model, fallback, the eval judge.
 
-One `Setting` per variable (worker.settings_spec says what each field means).
+One `Setting` per variable (worker.settings.spec says what each field means).
 `doc` is `.env.example`'s comment, word for word; the tests hold both to it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from worker.settings_spec import CAP_RULE, GROUPS, NONE, PROVIDER_CHOICES, Setting
+from worker.settings.spec import CAP_RULE, GROUPS, NONE, PROVIDER_CHOICES, Setting
 
 _M, _F, _J = GROUPS[0], GROUPS[1], GROUPS[2]
 _MAIN: Final = "the main model"

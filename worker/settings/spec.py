@@ -1,9 +1,9 @@
 """The shape of one setting's declaration, and the groups they are listed in.
 
 Every environment variable the product reads is declared once, as a `Setting`,
-in worker/settings_models.py (the model blocks) or worker/settings_service.py
+in worker/settings/models.py (the model blocks) or worker/settings/service.py
 (GitHub, Redis, quota, operations, Compose). `load_settings` reads each one
-through its declaration (worker.settings_read), so the default and bounds
+through its declaration (worker.settings.read), so the default and bounds
 declared are the ones enforced; `.env.example` and the README's configuration
 table are checked against the declarations by tests/test_env_example.py.
 """
