@@ -1,11 +1,15 @@
-""".env.example names exactly the variables the product reads, each documented and valid.
+""".env.example and the README's table agree with the declarations, and nothing reads more.
 
-"The code reads" is found in the source, not in a list kept by hand:
-`worker/config.py`'s string literals that name variables (the first argument
-of the `EnvReader` methods, and the names kept in tuples for the main and
-fallback endpoints), plus any `os.environ` / `os.getenv` read elsewhere in
-app/ and worker/. Variables only `deploy/compose.yaml` reads (`${NAME}`) are
-allowed in their own group.
+Every variable is declared once (worker/settings/models.py,
+worker/settings/service.py): name, group, default, bounds, one-line doc.
+Here that list is the source of truth: `.env.example` lists exactly the
+declared variables, in their order and groups, each under its doc and
+showing its default (or its declared example); the README's configuration
+table names exactly the product's variables with their default; and the
+product reads no variable that is not declared — `worker/config.py`'s string
+literals that name variables, plus any `os.environ` / `os.getenv` read
+elsewhere in app/ and worker/. Variables only `deploy/compose.yaml` reads
+(`${NAME}`) are declared with `product=False`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from worker.config import load_settings
-from worker.envparse import EnvReader
+from worker.settings.read import DECLARED, SETTINGS
+from worker.settings.spec import GROUPS
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -31,16 +36,7 @@ ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _ENTRY = re.compile(r"^(?P<off>#\s?)?(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>.*)$")
 _HEADING = re.compile(r"^# -{2,} (?P<title>.+?) -*$")
 _OS_READS = frozenset({"os.environ.get", "os.getenv", "os.environ.setdefault"})
-GROUPS = (
-    "Main model",
-    "Fallback model",
-    "Eval judge",
-    "GitHub App",
-    "Redis",
-    "Quota window",
-    "Operations",
-    "Docker Compose only",
-)
+PRODUCT = [setting for setting in SETTINGS if setting.product]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,29 +67,15 @@ def parse_env_example(text: str) -> list[Entry]:
     return entries
 
 
-def names_read_by_config(source: str) -> set[str]:
-    """Variable names in worker/config.py: EnvReader arguments and the names in tuples."""
-    reader_methods = {name for name in vars(EnvReader) if not name.startswith("_")}
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr in reader_methods
-            and node.args
-        ):
-            first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                names.add(first.value)
-        if isinstance(node, ast.Tuple):  # ("API_LLM_PROVIDER", ...) and "A", "B" = ...
-            names |= {
-                element.value
-                for element in node.elts
-                if isinstance(element, ast.Constant)
-                and isinstance(element.value, str)
-                and ENV_NAME.fullmatch(element.value)
-            }
-    return names
+def names_in_source(source: str) -> set[str]:
+    """Every string literal of a module that looks like a variable name."""
+    return {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and ENV_NAME.fullmatch(node.value)
+    }
 
 
 def names_read_from_os_environ(source: str) -> set[str]:
@@ -111,7 +93,7 @@ def names_read_from_os_environ(source: str) -> set[str]:
 
 
 def names_the_product_reads() -> set[str]:
-    names = names_read_by_config(CONFIG.read_text())
+    names = names_in_source(CONFIG.read_text())
     for package in ("app", "worker"):
         for path in sorted((ROOT / package).rglob("*.py")):
             names |= names_read_from_os_environ(path.read_text())
@@ -135,72 +117,78 @@ def private_key_pem() -> str:
     ).decode()
 
 
-# --- the lists match -----------------------------------------------------------
-def test_config_parser_finds_direct_and_tuple_held_names() -> None:
-    """Guards the parser itself: names reached through `names[1]` must not be missed."""
-    names = names_read_by_config(CONFIG.read_text())
+# --- the declarations and the code agree -------------------------------------------
+def test_the_source_scanners_find_what_they_must() -> None:
+    """Guards the scanners themselves: names held in tuples must not be missed."""
+    names = names_in_source(CONFIG.read_text())
     assert {"REDIS_URL", "GITHUB_WEBHOOK_SECRET", "API_LLM_QUOTA_ANCHOR"} <= names
     assert {"API_LLM_FALLBACK_MODEL", "API_OPENAI_FORCE_BASE_URL"} <= names  # tuples
-    assert {"API_OPEN_AI_API_KEY", "API_LLM_FALLBACK_MAX_CONCURRENT_REQUESTS"} <= names
     sample = 'import os\nA = os.environ["X_ONE"]\nB = os.getenv("X_TWO")\nC = os.environ.get("X_3")'
     assert names_read_from_os_environ(sample) == {"X_ONE", "X_TWO", "X_3"}
 
 
-def test_every_variable_the_code_reads_is_in_env_example() -> None:
-    listed = {entry.name for entry in entries()}
-    missing = sorted(names_the_product_reads() - listed)
-    assert not missing, f"add to .env.example (with a one-line comment): {missing}"
+def test_the_product_reads_no_variable_that_is_not_declared() -> None:
+    undeclared = sorted(names_the_product_reads() - {s.name for s in PRODUCT})
+    assert not undeclared, f"declare in worker/settings/models.py or _service.py: {undeclared}"
 
 
-def test_every_variable_in_env_example_is_read_by_the_code_or_compose() -> None:
-    product, compose = names_the_product_reads(), names_compose_reads()
-    for entry in entries():
-        if entry.group == "Docker Compose only":
-            assert entry.name in compose, f"{entry.name}: compose.yaml does not use it"
-            assert entry.name not in product, f"{entry.name} is read by the product too"
-        else:
-            assert entry.name in product, f"{entry.name}: nothing reads it"
+def test_no_module_names_a_variable_of_ours_that_is_not_declared() -> None:
+    """Beyond worker/config.py: a name with one of the product's prefixes anywhere in
+    app/ or worker/ (doctor's advice, an `environ.get` by a computed name) is declared."""
+    ours = re.compile(r"(API|GITHUB|REDIS|LOG|METRICS|REVIEW|WORKER|KIMI_REVIEW)_[A-Z0-9_]+")
+    stray = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for package in ("app", "worker")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for name in names_in_source(path.read_text())
+        if ours.fullmatch(name) and name not in DECLARED
+    }
+    assert not stray, sorted(stray)
 
 
-def test_every_variable_compose_substitutes_is_in_env_example() -> None:
-    listed = {entry.name for entry in entries()}
-    assert names_compose_reads() <= listed
+def test_every_declared_variable_is_read_by_the_product() -> None:
+    unread = sorted({s.name for s in PRODUCT} - names_the_product_reads())
+    assert not unread, f"declared but nothing reads it: {unread}"
 
 
-# --- the file reads well --------------------------------------------------------
-def test_each_variable_has_a_one_line_comment_above_it() -> None:
-    for entry in entries():
-        assert entry.comment.startswith("# "), f"{entry.name} has no comment above it"
-        assert not _ENTRY.match(entry.comment), f"{entry.name}: the line above is a variable"
-        assert not _HEADING.match(entry.comment), f"{entry.name}: the line above is a heading"
+def test_compose_only_declarations_are_exactly_what_compose_substitutes() -> None:
+    compose_only = {s.name for s in SETTINGS if not s.product}
+    assert compose_only == names_compose_reads()
 
 
-def test_no_variable_is_listed_twice() -> None:
-    names = [entry.name for entry in entries()]
-    assert len(names) == len(set(names))
+def test_each_declaration_is_whole() -> None:
+    """A default or a README rule for each; choices for a choice; bounds hold the default."""
+    assert len(DECLARED) == len(SETTINGS), "a variable is declared twice"
+    for s in SETTINGS:
+        assert s.group in GROUPS, s.name
+        assert s.doc, s.name
+        assert "\n" not in s.doc, s.name
+        assert (s.default is None) != (s.rule is None) or not s.product, s.name
+        if s.kind == "choice":
+            assert s.shown in s.choices, s.name
+        if s.kind == "int" and s.default is not None:
+            assert s.int_low <= int(s.default) <= (s.int_high or int(s.default)), s.name
 
 
-def test_variables_are_grouped_in_the_documented_order() -> None:
+# --- .env.example is the declarations, written out ----------------------------------
+def test_env_example_lists_the_declared_variables_in_their_order_and_groups() -> None:
+    listed = entries()
+    assert [e.name for e in listed] == [s.name for s in SETTINGS]
     headings = [m["title"] for m in map(_HEADING.match, ENV_EXAMPLE.read_text().splitlines()) if m]
     assert [title.split(" (")[0] for title in headings] == list(GROUPS)
+    for entry in listed:
+        assert entry.group == DECLARED[entry.name].group, entry.name
+
+
+def test_each_variable_sits_under_its_declared_doc() -> None:
     for entry in entries():
-        assert entry.group, f"{entry.name} is above the first heading"
+        assert entry.comment == f"# {DECLARED[entry.name].doc}", entry.name
 
 
-@pytest.mark.parametrize(
-    ("name", "group"),
-    [
-        ("API_OPEN_AI_API_KEY", "Main model"),
-        ("API_LLM_FALLBACK_API_KEY", "Fallback model"),
-        ("GITHUB_WEBHOOK_SECRET", "GitHub App"),
-        ("REDIS_URL", "Redis"),
-        ("API_LLM_QUOTA_TOKENS", "Quota window"),
-        ("METRICS_PORT", "Operations"),
-    ],
-)
-def test_variables_sit_in_their_group(name: str, group: str) -> None:
-    (entry,) = [entry for entry in entries() if entry.name == name]
-    assert entry.group == group
+def test_each_variable_shows_its_declared_default_or_example() -> None:
+    """A `# VAR=default` line must not promise a default the declaration does not have."""
+    for entry in entries():
+        assert entry.value == DECLARED[entry.name].shown, entry.name
 
 
 # --- the values are usable --------------------------------------------------------
@@ -233,50 +221,47 @@ def test_every_commented_example_is_a_valid_value(tmp_path: Path) -> None:
     assert settings.quota.anchor is not None
 
 
-def test_commented_defaults_match_what_the_code_uses_when_unset(tmp_path: Path) -> None:
-    """A `# VAR=default` line must not promise a default the code does not have."""
+@pytest.mark.parametrize(
+    "name",
+    [
+        s.name
+        for s in PRODUCT
+        if s.default is not None or s.rule == "`30` on `api.kimi.com/coding`, else `50`"
+    ],
+)
+def test_declared_defaults_are_what_the_code_uses_when_unset(tmp_path: Path, name: str) -> None:
+    """Setting a variable to its declared default changes nothing (the caps: to 50, their
+    default off the Kimi Code URL)."""
     key_file = tmp_path / "key.pem"
     key_file.write_text(private_key_pem())
     enabled = _product_values([e for e in entries() if e.enabled], key_file)
+    enabled["API_LLM_FALLBACK_MODEL"] = "claude-sonnet-4-5"  # so the fallback's are read too
+    enabled["API_LLM_FALLBACK_API_KEY"] = "sk-ant-test"
+    enabled["API_LLM_FALLBACK_BASE_URL"] = "https://api.example.test/v1"
     baseline = load_settings(enabled)
-    defaults = {
-        "API_LLM_PROVIDER": "openai_compatible",
-        "API_LLM_THINKING": "enabled",
-        "API_LLM_MAX_COMPLETION_TOKENS": "32768",
-        "API_LLM_CHUNK_TOKENS": "24000",
-        "API_LLM_TIMEOUT": "900",
-        "API_LLM_BREAKER_COOLDOWN": "300",
-        "API_LLM_MAX_CONCURRENT_REQUESTS": "50",
-        "API_LLM_QUOTA_WINDOW": "7d",
-        "GITHUB_API_URL": "https://api.github.com",
-        "LOG_FORMAT": "json",
-        "REVIEW_MAX_COMMENTS": "25",
-        "API_LLM_REVIEW_MAX_TOKENS": "2000000",
-        "REVIEW_UNTRUSTED_MAX_LINES": "2000",
-        "WORKER_JOB_TIMEOUT": "60",
-        "WORKER_REVIEW_LEASE": "20",
-        "WORKER_MAX_REVIEWS": "10",
-        "WORKER_REVIEW_GIVE_UP_AFTER": "8d",
-    }
-    listed = {e.name: e.value for e in entries() if not e.enabled}
-    for name, value in defaults.items():
-        assert listed[name] == value, f"{name}: .env.example shows {listed[name]!r}"
-        assert load_settings({**enabled, name: value}) == baseline, name
+    value = DECLARED[name].default or "50"
+    assert load_settings({**enabled, name: value}) == baseline
 
 
-def names_in_the_readme_table() -> set[str]:
-    """The variables named in the first column of the README's Configuration table."""
+# --- the README's configuration table -------------------------------------------------
+def readme_defaults() -> dict[str, str]:
+    """Each variable named in the first column of the README's table -> its default cell."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     start = text.index("\n## Configuration\n")
     end = text.index("\n### ", start)
-    rows = [line for line in text[start:end].splitlines() if line.startswith("| `")]
-    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+    rows = [line.split("|") for line in text[start:end].splitlines() if line.startswith("| `")]
+    return {
+        name: row[-2].strip() for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row[1])
+    }
 
 
-def test_the_readme_configuration_table_names_exactly_what_the_product_reads() -> None:
-    """A setting added to worker/config.py without a README row (or a row left for a
-    removed one) is caught here, as .env.example's are above."""
-    named = names_in_the_readme_table()
-    reads = names_the_product_reads()
-    assert sorted(reads - named) == [], "read but missing from the README's table"
-    assert sorted(named - reads) == [], "in the README's table but never read"
+def test_the_readme_table_names_exactly_the_declared_product_variables() -> None:
+    """A setting declared without a README row (or a row left for a removed one) is caught."""
+    assert sorted(readme_defaults()) == sorted(s.name for s in PRODUCT)
+
+
+def test_the_readme_table_shows_each_declared_default() -> None:
+    cells = readme_defaults()
+    for s in PRODUCT:
+        expected = s.rule if s.rule is not None else f"`{s.default}`"
+        assert expected in cells[s.name], f"{s.name}: README default {cells[s.name]!r}"

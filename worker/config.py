@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from worker.envparse import EnvReader, SettingsError
 from worker.secrets import Secret
+from worker.settings.read import DeclaredEnv, declared_int, declared_seconds
 
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
@@ -28,14 +29,13 @@ ContextMode = Literal["targeted", "off"]
 Plan = Literal["kimi_code", "moonshot", "moonshot_cn", "anthropic", "custom"]
 Command = Literal["serve", "worker", "review", "review_diff", "doctor", "usage", "eval"]
 
-PROVIDERS: tuple[Provider, ...] = ("openai_compatible", "anthropic")
-MOONSHOT_URL = "https://api.moonshot.ai/v1"
 ANTHROPIC_URL = "https://api.anthropic.com"
+# The computed default of the caps (declared as a rule; the plan needs the URL).
 KIMI_CODE_CAP = 30
 DEFAULT_CAP = 50
 # Spend limits on by default: any stranger can open a PR of 3,000 files x 512 KiB.
-DEFAULT_REVIEW_MAX_TOKENS = 2_000_000
-DEFAULT_UNTRUSTED_MAX_LINES = 2000
+DEFAULT_REVIEW_MAX_TOKENS = declared_int("API_LLM_REVIEW_MAX_TOKENS")
+DEFAULT_UNTRUSTED_MAX_LINES = declared_int("REVIEW_UNTRUSTED_MAX_LINES")
 # The answer's severities (worker.model_answer.Severity, which sits above this
 # foundation module and so cannot be imported here).
 Severity = Literal["critical", "high", "medium", "low"]
@@ -88,13 +88,10 @@ class PassSettings:
     verifying call per chunk that has findings.
     """
 
-    passes: int = 1
+    passes: int = declared_int("API_LLM_REVIEW_PASSES")
     """API_LLM_REVIEW_PASSES: independent finder passes per chunk, merged (1-5)."""
     verify: bool = True
     """API_LLM_VERIFY: one more call per chunk with findings drops the refuted ones."""
-
-
-MAX_REVIEW_PASSES: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +103,11 @@ class LLMSettings:
     thinking: Thinking = "enabled"
     reasoning_override: dict[str, Any] | None = None
     temperature_override: float | None = None
-    max_completion_tokens: int = 32768
-    chunk_tokens: int = 24000
+    max_completion_tokens: int = declared_int("API_LLM_MAX_COMPLETION_TOKENS")
+    chunk_tokens: int = declared_int("API_LLM_CHUNK_TOKENS")
     review_max_tokens: int | None = DEFAULT_REVIEW_MAX_TOKENS  # None: no ceiling
-    request_timeout: int = 900
-    breaker_cooldown: int = 300
+    request_timeout: int = declared_int("API_LLM_TIMEOUT")
+    breaker_cooldown: int = declared_int("API_LLM_BREAKER_COOLDOWN")
     context: ContextMode = "targeted"  # code from the head revision beside each chunk's diff
     passes: PassSettings = field(default_factory=PassSettings)
 
@@ -132,7 +129,7 @@ class QuotaSettings:
     """Token budget per rolling window for the main key (Kimi plans: 7-day cycles)."""
 
     tokens: int | None = None
-    window_seconds: int = 7 * 86400
+    window_seconds: int = declared_seconds("API_LLM_QUOTA_WINDOW")
     anchor: datetime | None = None
 
 
@@ -146,7 +143,7 @@ class Settings:
     redis_url: Secret = field(default_factory=lambda: Secret("redis://localhost:6379/0"))
     log_format: Literal["json", "console"] = "json"
     metrics_port: int | None = None
-    review_max_comments: int = 25
+    review_max_comments: int = declared_int("REVIEW_MAX_COMMENTS")
     # Findings below this severity are not posted (a repository's `min_severity`
     # chooses its own); `high` gave the best F1 on the development set, `medium`
     # the best recall (README, "How good are the reviews").
@@ -154,12 +151,12 @@ class Settings:
     # Changed lines above which a PR from outside the repository (author not
     # OWNER, MEMBER or COLLABORATOR) waits for a maintainer's `/review`; 0 = no limit.
     review_untrusted_max_lines: int = DEFAULT_UNTRUSTED_MAX_LINES
-    job_timeout: int = 60
-    review_lease: int = (
-        20  # seconds a review's lease lasts unrenewed: a dead worker's review resumes after it
-    )
-    max_reviews: int = 10  # reviews one worker process runs at once
-    give_up_after: int = 8 * 86400  # seconds after which an unfinished review is abandoned
+    job_timeout: int = declared_int("WORKER_JOB_TIMEOUT")
+    # Seconds a review's lease lasts unrenewed: a dead worker's review resumes after it.
+    review_lease: int = declared_int("WORKER_REVIEW_LEASE")
+    max_reviews: int = declared_int("WORKER_MAX_REVIEWS")  # reviews one worker runs at once
+    # Seconds after which an unfinished review is abandoned.
+    give_up_after: int = declared_seconds("WORKER_REVIEW_GIVE_UP_AFTER")
     judge: ModelEndpoint | None = None  # `kimi-review eval`'s judge (API_LLM_JUDGE_*)
 
     def secret_values(self) -> list[str]:
@@ -197,7 +194,7 @@ class Settings:
             raise SettingsError(problems)
 
 
-def _private_key(env: EnvReader) -> Secret | None:
+def _private_key(env: DeclaredEnv) -> Secret | None:
     literal = env.raw("GITHUB_APP_PRIVATE_KEY")
     path = env.raw("GITHUB_APP_PRIVATE_KEY_PATH")
     if literal is not None and path is not None:
@@ -221,20 +218,17 @@ def _private_key(env: EnvReader) -> Secret | None:
     return Secret(pem)
 
 
-def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoint | None:
+def _endpoint(env: DeclaredEnv, role: Literal["main", "fallback"]) -> ModelEndpoint | None:
     if role == "main":
         names = ("API_LLM_PROVIDER", "API_LLM_PROVIDER_MODEL", "API_OPENAI_FORCE_BASE_URL")
         key_name, cap_name = "API_OPEN_AI_API_KEY", "API_LLM_MAX_CONCURRENT_REQUESTS"
-        model: str | None = env.text(names[1], "kimi-k2.6")
     else:
         names = ("API_LLM_FALLBACK_PROVIDER", "API_LLM_FALLBACK_MODEL", "API_LLM_FALLBACK_BASE_URL")
         key_name, cap_name = "API_LLM_FALLBACK_API_KEY", "API_LLM_FALLBACK_MAX_CONCURRENT_REQUESTS"
-        model = env.raw(names[1])
-    provider: Provider = env.choice(names[0], PROVIDERS, "openai_compatible")  # type: ignore[assignment]
-    default_url = ANTHROPIC_URL if provider == "anthropic" else None
-    if role == "main" and provider == "openai_compatible":
-        default_url = MOONSHOT_URL
-    base_url = env.url(names[2], default_url)
+    model = env.text(names[1])
+    provider: Provider = env.choice(names[0])  # type: ignore[assignment]
+    # Computed defaults (declared as rules): Anthropic's own URL for an anthropic provider.
+    base_url = env.url(names[2], ANTHROPIC_URL if provider == "anthropic" else None)
     key = env.secret(key_name)
     if role == "fallback" and model is None:
         for stray in (names[2], key_name):
@@ -249,17 +243,16 @@ def _endpoint(env: EnvReader, role: Literal["main", "fallback"]) -> ModelEndpoin
             env.fail(key_name, "required when API_LLM_FALLBACK_MODEL is set")
         return None
     plan = detect_plan(base_url, provider)
-    default_cap = KIMI_CODE_CAP if plan == "kimi_code" else DEFAULT_CAP
-    cap = env.integer(cap_name, default_cap, low=0, high=10_000)
+    cap = env.integer(cap_name, KIMI_CODE_CAP if plan == "kimi_code" else DEFAULT_CAP)
     if model is None or cap is None:
         return None
     return ModelEndpoint(role, provider, model, base_url, key, cap, plan)
 
 
-def _review_max_tokens(env: EnvReader) -> int | None:
+def _review_max_tokens(env: DeclaredEnv) -> int | None:
     """API_LLM_REVIEW_MAX_TOKENS: on by default (a stranger's PR costs no end); 0 = off."""
-    value = env.integer("API_LLM_REVIEW_MAX_TOKENS", DEFAULT_REVIEW_MAX_TOKENS, low=0)
-    if value is not None and 0 < value < 1000:
+    value = env.count("API_LLM_REVIEW_MAX_TOKENS")
+    if 0 < value < 1000:
         env.fail(
             "API_LLM_REVIEW_MAX_TOKENS", f"must be 0 (no ceiling) or at least 1000, got {value}"
         )
@@ -267,78 +260,72 @@ def _review_max_tokens(env: EnvReader) -> int | None:
     return value or None
 
 
-def _pass_settings(env: EnvReader) -> PassSettings:
-    """API_LLM_REVIEW_PASSES and API_LLM_VERIFY (their own block: the review's shape)."""
-    passes = env.integer("API_LLM_REVIEW_PASSES", 1, low=1, high=MAX_REVIEW_PASSES) or 1
-    verify = env.choice("API_LLM_VERIFY", ("on", "off"), "on") == "on"
-    return PassSettings(passes=passes, verify=verify)
+def _llm(env: DeclaredEnv) -> LLMSettings:
+    return LLMSettings(
+        main=_endpoint(env, "main"),
+        fallback=_endpoint(env, "fallback"),
+        thinking=env.choice("API_LLM_THINKING"),  # type: ignore[arg-type]
+        reasoning_override=env.json_object("API_LLM_REASONING_OVERRIDE"),
+        temperature_override=env.number("API_LLM_TEMPERATURE_OVERRIDE"),
+        max_completion_tokens=env.count("API_LLM_MAX_COMPLETION_TOKENS"),
+        chunk_tokens=env.count("API_LLM_CHUNK_TOKENS"),
+        review_max_tokens=_review_max_tokens(env),
+        request_timeout=env.count("API_LLM_TIMEOUT"),
+        breaker_cooldown=env.count("API_LLM_BREAKER_COOLDOWN"),
+        context=env.choice("API_LLM_CONTEXT"),  # type: ignore[arg-type]
+        passes=PassSettings(
+            passes=env.count("API_LLM_REVIEW_PASSES"),
+            verify=env.choice("API_LLM_VERIFY") == "on",
+        ),
+    )
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Read and validate every variable; raise SettingsError listing all problems."""
-    env = EnvReader(environ)
-    llm = LLMSettings(
-        main=_endpoint(env, "main"),
-        fallback=_endpoint(env, "fallback"),
-        thinking=env.choice("API_LLM_THINKING", ("enabled", "disabled", "auto"), "enabled"),  # type: ignore[arg-type]
-        reasoning_override=env.json_object("API_LLM_REASONING_OVERRIDE"),
-        temperature_override=env.number("API_LLM_TEMPERATURE_OVERRIDE", low=0.0, high=2.0),
-        max_completion_tokens=env.integer(
-            "API_LLM_MAX_COMPLETION_TOKENS", 32768, low=256, high=1_000_000
-        )
-        or 32768,
-        chunk_tokens=env.integer("API_LLM_CHUNK_TOKENS", 24000, low=1000, high=1_000_000) or 24000,
-        review_max_tokens=_review_max_tokens(env),
-        request_timeout=env.integer("API_LLM_TIMEOUT", 900, low=5, high=7200) or 900,
-        breaker_cooldown=env.integer("API_LLM_BREAKER_COOLDOWN", 300, low=1, high=86400) or 300,
-        context=env.choice("API_LLM_CONTEXT", ("targeted", "off"), "targeted"),  # type: ignore[arg-type]
-        passes=_pass_settings(env),
-    )
-    app_id = env.integer("GITHUB_APP_ID", None, low=1)
+    """Read and validate every variable; raise SettingsError listing all problems.
+
+    Each variable is read through its declaration (worker.settings.read): the
+    default, bounds and choices declared there are the ones enforced here.
+    """
+    reader = EnvReader(environ)
+    env = DeclaredEnv(reader)
+    llm = _llm(env)
+    app_id = env.integer("GITHUB_APP_ID")  # read first, as ever: the problems keep their order
     github = GitHubSettings(
-        api_url=env.url("GITHUB_API_URL", "https://api.github.com") or "https://api.github.com",
+        api_url=env.url("GITHUB_API_URL") or "https://api.github.com",
         app_id=app_id,
-        app_slug=env.raw("GITHUB_APP_SLUG"),
+        app_slug=env.text("GITHUB_APP_SLUG"),
         private_key=_private_key(env),
         webhook_secret=env.secret("GITHUB_WEBHOOK_SECRET"),
         token=env.secret("GITHUB_TOKEN"),
     )
     quota = QuotaSettings(
-        tokens=env.integer("API_LLM_QUOTA_TOKENS", None, low=1),
-        window_seconds=env.duration("API_LLM_QUOTA_WINDOW", "7d"),
+        tokens=env.integer("API_LLM_QUOTA_TOKENS"),
+        window_seconds=env.duration("API_LLM_QUOTA_WINDOW"),
         anchor=env.timestamp("API_LLM_QUOTA_ANCHOR"),
     )
-    redis_url = env.text("REDIS_URL", "redis://localhost:6379/0")
-    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-        env.fail("REDIS_URL", "must start with redis://, rediss:// or unix://")
     settings = Settings(
         llm=llm,
         github=github,
         quota=quota,
-        redis_url=Secret(redis_url),
-        log_format=env.choice("LOG_FORMAT", ("json", "console"), "json"),  # type: ignore[arg-type]
-        metrics_port=env.integer("METRICS_PORT", None, low=1, high=65535),
-        review_max_comments=env.integer("REVIEW_MAX_COMMENTS", 25, low=0, high=200) or 0,
-        review_min_severity=env.choice(  # type: ignore[arg-type]
-            "REVIEW_MIN_SEVERITY", ("critical", "high", "medium", "low"), DEFAULT_MIN_SEVERITY
-        ),
-        review_untrusted_max_lines=env.integer(
-            "REVIEW_UNTRUSTED_MAX_LINES", DEFAULT_UNTRUSTED_MAX_LINES, low=0, high=100_000_000
-        )
-        or 0,
-        job_timeout=env.integer("WORKER_JOB_TIMEOUT", 60, low=5, high=3600) or 60,
-        review_lease=env.integer("WORKER_REVIEW_LEASE", 20, low=2, high=300) or 20,
-        max_reviews=env.integer("WORKER_MAX_REVIEWS", 10, low=1, high=1000) or 10,
-        give_up_after=env.duration("WORKER_REVIEW_GIVE_UP_AFTER", "8d"),
+        redis_url=env.redis_url("REDIS_URL"),
+        log_format=env.choice("LOG_FORMAT"),  # type: ignore[arg-type]
+        metrics_port=env.integer("METRICS_PORT"),
+        review_max_comments=env.count("REVIEW_MAX_COMMENTS"),
+        review_min_severity=env.choice("REVIEW_MIN_SEVERITY"),  # type: ignore[arg-type]
+        review_untrusted_max_lines=env.count("REVIEW_UNTRUSTED_MAX_LINES"),
+        job_timeout=env.count("WORKER_JOB_TIMEOUT"),
+        review_lease=env.count("WORKER_REVIEW_LEASE"),
+        max_reviews=env.count("WORKER_MAX_REVIEWS"),
+        give_up_after=env.duration("WORKER_REVIEW_GIVE_UP_AFTER"),
         judge=_judge_endpoint(env, llm.main),
     )
-    if env.problems:
-        raise SettingsError(env.problems)
+    if reader.problems:
+        raise SettingsError(reader.problems)
     return settings
 
 
 # --- the judge of `kimi-review eval` (API_LLM_JUDGE_*) ---------------------------------
-def _judge_endpoint(env: EnvReader, main: ModelEndpoint | None) -> ModelEndpoint | None:
+def _judge_endpoint(env: DeclaredEnv, main: ModelEndpoint | None) -> ModelEndpoint | None:
     """The judge: each unset variable takes the main model's value.
 
     The main key is lent to the judge only when the judge calls the main
@@ -353,10 +340,10 @@ def _judge_endpoint(env: EnvReader, main: ModelEndpoint | None) -> ModelEndpoint
     key_name = names[3]
     provider_raw = env.raw(names[0])
     provider: Provider = env.choice(  # type: ignore[assignment]
-        names[0], PROVIDERS, main.provider if main else "openai_compatible"
+        names[0], main.provider if main else "openai_compatible"
     )
-    model = env.raw(names[1])
-    base_url = env.url(names[2], None)
+    model = env.text(names[1])
+    base_url = env.url(names[2])
     key = env.secret(key_name)
     if main is None and None in (model, base_url, key):
         return None  # no main model to complete it with (`Settings.require` says so)

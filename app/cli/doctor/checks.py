@@ -29,20 +29,14 @@ from worker.llm.advice import url_variable
 from worker.llm.probe import probe_endpoint
 from worker.redis_client import redis_client
 from worker.secrets import Secret, redact_url
+from worker.settings.read import secret_names
 
 HTTP_TIMEOUT: Final = httpx.Timeout(15.0, connect=5.0)
 REDIS_TIMEOUT: Final = 3.0
 WEBHOOK_SECRET_MIN: Final = 16
 # Variables whose raw values are secrets: scrubbed from the output even when
 # the settings could not be read at all.
-SECRET_VARIABLES: Final = (
-    "API_OPEN_AI_API_KEY",
-    "API_LLM_FALLBACK_API_KEY",
-    "API_LLM_JUDGE_API_KEY",
-    "GITHUB_APP_PRIVATE_KEY",
-    "GITHUB_WEBHOOK_SECRET",
-    "GITHUB_TOKEN",
-)
+SECRET_VARIABLES: Final = secret_names()  # the declared secrets (worker.settings)
 _MAX_RELOADS: Final = 5
 
 
