@@ -15,16 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
-import httpx
 import msgspec
 import structlog
 
-from worker.call_guards import ConcurrencyGate, QuotaGuard
 from worker.config import LLMSettings, PassSettings, Thinking
 from worker.llm.base import ChatMessage, ChatRequest, ModelReply, Role, TokenUsage
-from worker.llm.breaker import Breaker
-from worker.llm.build import build_failover
-from worker.llm.failover import Failover, RetryPolicy, Served
+from worker.llm.failover import Failover, Served
 from worker.llm.requests import wants_thinking
 from worker.model_answer import ChunkAnswer, RefutedFinding, decode_answer
 
@@ -193,28 +189,3 @@ class ChunkReviewer:
             fallback_note=next((s.fallback_note for s in calls if s.fallback_note), None),
             drop_note=extra[0] if answer is None and extra else None,
         )
-
-
-def build_chunk_reviewer(
-    llm: LLMSettings,
-    *,
-    http: httpx.AsyncClient,
-    breaker: Breaker,
-    main_gate: ConcurrencyGate,
-    fallback_gate: ConcurrencyGate | None = None,
-    main_quota: QuotaGuard | None = None,
-    fallback_quota: QuotaGuard | None = None,
-    policy: RetryPolicy | None = None,
-) -> ChunkReviewer:
-    """Everything between a chunk's prompt and its parsed answer (worker.llm.build's failover)."""
-    failover = build_failover(
-        llm,
-        http=http,
-        breaker=breaker,
-        main_gate=main_gate,
-        fallback_gate=fallback_gate,
-        main_quota=main_quota,
-        fallback_quota=fallback_quota,
-        policy=policy,
-    )
-    return ChunkReviewer(failover, llm)

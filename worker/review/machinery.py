@@ -26,8 +26,9 @@ from worker.github.identity import BotIdentity
 from worker.github.pacing import WritePacer
 from worker.github.rest import GitHubRest
 from worker.llm.breaker import Breaker, LocalBreaker, RedisBreaker
+from worker.llm.build import build_failover
 from worker.publish.poster import ReviewPoster
-from worker.review.chunk_review import ChunkReviewer, build_chunk_reviewer
+from worker.review.chunk_review import ChunkReviewer
 from worker.version import user_agent
 
 GITHUB_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
@@ -63,7 +64,7 @@ def build_model_path(
     main_gate = open_gate(llm.main, redis)
     fallback_gate = open_gate(llm.fallback, redis) if llm.fallback else None
     breaker: Breaker = RedisBreaker(redis) if redis is not None else LocalBreaker()
-    reviewer = build_chunk_reviewer(
+    failover = build_failover(
         llm,
         http=http,
         breaker=breaker,
@@ -72,7 +73,7 @@ def build_model_path(
         main_quota=main_quota,
         fallback_quota=fallback_quota,
     )
-    return ModelPath(reviewer, breaker, main_gate, fallback_gate)
+    return ModelPath(ChunkReviewer(failover, llm), breaker, main_gate, fallback_gate)
 
 
 def github_http_client() -> httpx.AsyncClient:
