@@ -56,3 +56,15 @@ def test_the_secret_variables_are_the_declared_secrets() -> None:
         "GITHUB_WEBHOOK_SECRET",
         "GITHUB_TOKEN",
     }
+
+
+def test_the_severity_threshold_offers_exactly_the_answers_severities() -> None:
+    """The declaration's choices and the typed vocabulary are two spellings: keep them one."""
+    from typing import get_args
+
+    from worker.config import DEFAULT_MIN_SEVERITY, Severity
+    from worker.settings.read import DECLARED
+
+    declared = DECLARED["REVIEW_MIN_SEVERITY"]
+    assert declared.choices == get_args(Severity)
+    assert declared.default == DEFAULT_MIN_SEVERITY

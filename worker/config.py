@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from worker.envparse import EnvReader, SettingsError
 from worker.secrets import Secret
-from worker.settings.read import DeclaredEnv, declared_int, declared_seconds
+from worker.settings.read import DECLARED, DeclaredEnv, declared_int, declared_seconds
 
 Provider = Literal["openai_compatible", "anthropic"]
 Thinking = Literal["enabled", "disabled", "auto"]
@@ -36,10 +36,10 @@ DEFAULT_CAP = 50
 # Spend limits on by default: any stranger can open a PR of 3,000 files x 512 KiB.
 DEFAULT_REVIEW_MAX_TOKENS = declared_int("API_LLM_REVIEW_MAX_TOKENS")
 DEFAULT_UNTRUSTED_MAX_LINES = declared_int("REVIEW_UNTRUSTED_MAX_LINES")
-# The answer's severities (worker.model_answer.Severity, which sits above this
-# foundation module and so cannot be imported here).
+# The severities of a finding: the model's answer (worker.model_answer) and the
+# posting threshold share this one vocabulary.
 Severity = Literal["critical", "high", "medium", "low"]
-DEFAULT_MIN_SEVERITY: Final = "high"
+DEFAULT_MIN_SEVERITY: Final = cast(Severity, DECLARED["REVIEW_MIN_SEVERITY"].default)
 
 
 def detect_plan(base_url: str, provider: Provider) -> Plan:

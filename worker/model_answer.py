@@ -12,7 +12,8 @@ from typing import Final, Literal
 
 import msgspec
 
-Severity = Literal["critical", "high", "medium", "low"]
+from worker.config import Severity as Severity  # re-exported: the answer's vocabulary
+
 Category = Literal["bug", "security", "performance", "correctness", "maintainability", "style"]
 SEVERITY_RANK: Final[dict[str, int]] = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 

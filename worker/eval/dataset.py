@@ -13,11 +13,12 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from worker.diff.local import LocalDiffError, changed_files_from_diff
+from worker.model_answer import Severity
 
-SEVERITIES: Final = ("critical", "high", "medium", "low")
+SEVERITIES: Final = get_args(Severity)
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 CASE_FILE: Final = "case.toml"
 DIFF_FILE: Final = "change.diff"
