@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from worker.config import GitHubSettings, LLMSettings, QuotaSettings, Settings, load_settings
+from worker.config import (
+    DEFAULT_MIN_SEVERITY,
+    GitHubSettings,
+    LLMSettings,
+    QuotaSettings,
+    Settings,
+    Severity,
+    load_settings,
+)
 from worker.envparse import EnvReader
 from worker.settings.read import DECLARED, DeclaredEnv, secret_names
 
@@ -60,11 +70,6 @@ def test_the_secret_variables_are_the_declared_secrets() -> None:
 
 def test_the_severity_threshold_offers_exactly_the_answers_severities() -> None:
     """The declaration's choices and the typed vocabulary are two spellings: keep them one."""
-    from typing import get_args
-
-    from worker.config import DEFAULT_MIN_SEVERITY, Severity
-    from worker.settings.read import DECLARED
-
     declared = DECLARED["REVIEW_MIN_SEVERITY"]
     assert declared.choices == get_args(Severity)
     assert declared.default == DEFAULT_MIN_SEVERITY
