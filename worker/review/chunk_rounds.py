@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
-from worker import metrics as pipeline_metrics
+from worker import metrics
 from worker.config import Thinking
 from worker.llm.errors import ContextTooLong
 from worker.model_answer import ChunkAnswer
@@ -151,7 +151,7 @@ class ChunkRounds:
         """The checkpointed answer under `key`, else one paid call; None: ceiling refused."""
         stored = await self.store.get(key)
         if stored is not None:
-            pipeline_metrics.observe_chunks("checkpoint")
+            metrics.observe_chunks("checkpoint")
             return stored
         estimate = tokens + self.reserve_tokens
         if self.ceiling is not None and not await self.ceiling.reserve(self.review_key, estimate):
@@ -161,7 +161,7 @@ class ChunkRounds:
         finally:
             if self.ceiling is not None:
                 await self.ceiling.release(self.review_key, estimate)
-        pipeline_metrics.observe_chunks("model")
+        metrics.observe_chunks("model")
         await self.store.put(key, result)
         return result
 
